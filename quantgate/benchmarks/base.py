@@ -1,0 +1,146 @@
+"""What every benchmark declares, and the lm-evaluation-harness prompt layout they share.
+
+A benchmark turns hub-schema records into Samples, renders a context (description, few-shot
+examples, the question) exactly as lm-evaluation-harness does, says which engine requests score
+an item, and scores the responses. It knows nothing about engines, baselines or pytest.
+"""
+
+from __future__ import annotations
+
+import random
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+from quantgate.records import (
+    Generation,
+    GenerationRequest,
+    LoglikelihoodRequest,
+    NextTokenRequest,
+    Request,
+    Sample,
+)
+from quantgate.scoring import argmax, choice_accuracy
+from quantgate.sources import HubSource, Record
+
+Response = Generation | float | dict[str, float]
+
+# lm-eval's evaluator seeds the few-shot sampler with 1234 unless told otherwise.
+FEWSHOT_SEED = 1234
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A benchmark's verdict on one item."""
+
+    scores: dict[str, float]
+    """Metric name -> value."""
+    output: str
+    """The response as text (generation, or each choice's log-likelihood)."""
+    extracted: str | None
+    """The answer read from the response; None when none could be read."""
+
+
+class Benchmark(ABC):
+    """A benchmark's declaration. Subclasses set the class attributes and the abstract methods."""
+
+    name: ClassVar[str]
+    """Registry key and marker name, e.g. ``"gsm8k"``."""
+    version: ClassVar[str]
+    """Prompt/scoring version; bump it on every change that can move a score."""
+    hub: ClassVar[HubSource]
+    """Default data source."""
+    metrics: ClassVar[tuple[str, ...]]
+    """Metric names every item is scored with."""
+    primary_metric: ClassVar[str]
+    """The metric the gate reads unless the catalogue names another."""
+    num_fewshot: ClassVar[int] = 0
+    """Default number of few-shot examples."""
+    fewshot_sampler: ClassVar[Literal["random", "first_n"]] = "random"
+    """``random``: lm-eval's default sampler (one seeded generator drawn in dataset order);
+    ``first_n``: the first examples of the item's group in the pool (MMLU's dev split)."""
+    target_delimiter: ClassVar[str] = " "
+    fewshot_delimiter: ClassVar[str] = "\n\n"
+
+    @abstractmethod
+    def to_sample(self, record: Record, index: int) -> Sample:
+        """Convert one hub-schema record (``index`` is its position in the split)."""
+
+    def description(self, sample: Sample) -> str:
+        """Text placed before the few-shot examples (lm-eval's ``description``)."""
+        return ""
+
+    @abstractmethod
+    def requests(self, sample: Sample, context: str) -> tuple[Request, ...]:
+        """The engine requests that score ``sample`` given its full context."""
+
+    @abstractmethod
+    def score(self, sample: Sample, responses: Sequence[Response]) -> Scored:
+        """Score the engine's responses, in the order of ``requests``."""
+
+    def context(self, sample: Sample, shots: Sequence[Sample]) -> str:
+        """lm-eval's plain-text prompt: description, then each shot's question, target delimiter,
+        answer and few-shot delimiter, then the question."""
+        parts = [self.description(sample)]
+        for shot in shots:
+            parts.append(shot.text + self.target_delimiter + shot.target + self.fewshot_delimiter)
+        parts.append(sample.text)
+        return "".join(parts)
+
+    def fewshot(self, samples: Sequence[Sample], pool: Sequence[Sample], n: int) -> list[list[Sample]]:
+        """Few-shot examples for each sample, in the order lm-eval draws them."""
+        if n == 0:
+            return [[] for _ in samples]
+        if self.fewshot_sampler == "first_n":
+            by_group: dict[str | None, list[Sample]] = {}
+            for shot in pool:
+                by_group.setdefault(shot.group, []).append(shot)
+            return [by_group.get(sample.group, [])[:n] for sample in samples]
+        rnd = random.Random(FEWSHOT_SEED)
+        pool = list(pool)
+        return [rnd.sample(pool, n) for _ in samples]
+
+
+class GenerativeBenchmark(Benchmark):
+    """Greedy generation until a stop string, then an answer read from the text."""
+
+    until: ClassVar[tuple[str, ...]]
+    """Stop strings."""
+    max_tokens: ClassVar[int] = 256
+    """lm-eval's default ``max_gen_toks``."""
+
+    def requests(self, sample: Sample, context: str) -> tuple[Request, ...]:
+        return (GenerationRequest(context, self.max_tokens, self.until),)
+
+
+class ChoiceBenchmark(Benchmark):
+    """Multiple choice scored by the log-likelihood of each choice after the context.
+
+    ``scoring = "next_token"`` asks the engine for next-token log-probabilities of single-token
+    choices (one request per item, prefix-cache friendly); it gives the same numbers as the
+    per-choice path whenever each choice is one token, and the engine refuses otherwise.
+    """
+
+    scoring: ClassVar[Literal["loglikelihood", "next_token"]] = "loglikelihood"
+    metrics: ClassVar[tuple[str, ...]] = ("acc", "acc_norm")
+
+    def continuations(self, sample: Sample) -> tuple[str, ...]:
+        return tuple(self.target_delimiter + choice for choice in sample.choices)
+
+    def requests(self, sample: Sample, context: str) -> tuple[Request, ...]:
+        if self.scoring == "next_token":
+            return (NextTokenRequest(context, self.continuations(sample)),)
+        return tuple(LoglikelihoodRequest(context, cont) for cont in self.continuations(sample))
+
+    def score(self, sample: Sample, responses: Sequence[Response]) -> Scored:
+        if self.scoring == "next_token":
+            (by_candidate,) = responses
+            assert isinstance(by_candidate, dict)
+            lls = [by_candidate[c] for c in self.continuations(sample)]
+        else:
+            lls = [float(r) for r in responses]  # type: ignore[arg-type]
+        assert sample.gold is not None
+        scores = choice_accuracy(lls, sample.choices, sample.gold)
+        output = " | ".join(f"{choice!r}: {ll:.4f}" for choice, ll in zip(sample.choices, lls))
+        return Scored({m: scores[m] for m in self.metrics}, output, sample.choices[argmax(lls)])

@@ -1,0 +1,129 @@
+"""Records that cross module boundaries: samples, engine requests and responses, item and task results."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One benchmark item, converted from its dataset record."""
+
+    id: str
+    """Stable identifier within the benchmark's dataset (e.g. ``"42"`` or ``"anatomy/7"``)."""
+    text: str
+    """The item's question as the prompt template renders it, without few-shot examples."""
+    target: str
+    """The gold answer as text: the reference solution, or the correct choice."""
+    choices: tuple[str, ...] = ()
+    """Answer options for choice tasks, in order; empty for generative tasks."""
+    gold: int | None = None
+    """Index of the correct choice in ``choices``; None for generative tasks."""
+    group: str | None = None
+    """Cluster the item belongs to (an MMLU subject, a BBH subtask), or None."""
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """Greedy generation of a continuation of ``prompt``."""
+
+    prompt: str
+    """The full prompt text, few-shot examples included."""
+    max_tokens: int
+    """Upper bound on generated tokens."""
+    stop: tuple[str, ...] = ()
+    """Generation ends before the first of these strings."""
+
+
+@dataclass(frozen=True)
+class LoglikelihoodRequest:
+    """The log-probability of ``continuation`` given ``context``, tokenized as lm-evaluation-harness does."""
+
+    context: str
+    """Conditioning text (trailing whitespace moves to the continuation before tokenizing)."""
+    continuation: str
+    """The text whose log-probability is summed."""
+
+
+@dataclass(frozen=True)
+class NextTokenRequest:
+    """Log-probabilities of single-token candidates as the next token after ``context``."""
+
+    context: str
+    """Conditioning text."""
+    candidates: tuple[str, ...]
+    """Continuations that must each be exactly one token after ``context`` (e.g. " A", " B")."""
+
+
+Request = Union[GenerationRequest, LoglikelihoodRequest, NextTokenRequest]
+
+
+@dataclass(frozen=True)
+class Generation:
+    """What the engine generated for one GenerationRequest."""
+
+    text: str
+    """Generated text, cut before the stop string."""
+    finish_reason: str
+    """``"stop"`` (stop string or end of sequence) or ``"length"`` (max_tokens reached)."""
+    num_tokens: int
+    """Number of generated tokens."""
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    """One item's outcome: what was asked, what came back, and how it scored."""
+
+    id: str
+    """The sample's id."""
+    scores: dict[str, float]
+    """Metric name -> value for this item (1.0 / 0.0 for accuracy-like metrics)."""
+    prompt: str
+    """The prompt sent to the engine (for choice tasks: the shared context)."""
+    prompt_sha: str
+    """Hash of the prompt and its request parameters; compared with the baseline's to detect prompt edits."""
+    output: str
+    """Generated text, or the choices' log-likelihoods rendered as text."""
+    extracted: str | None
+    """The answer read from the output (a number, a choice), or None when none was found."""
+    target: str
+    """The gold answer."""
+    invalid: bool = False
+    """True when no answer could be extracted from the output."""
+    group: str | None = None
+    """The sample's group (subject, subtask), if any."""
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    """A benchmark's outcome for one variant."""
+
+    benchmark: str
+    """The catalogue's benchmark name (e.g. ``"mmlu-0shot"``)."""
+    task: str
+    """The task that produced it (e.g. ``"mmlu"``)."""
+    task_version: str
+    """The task's prompt/scoring version."""
+    metric: str
+    """The metric the gate reads."""
+    items: tuple[ItemResult, ...]
+    """Per-item results, in dataset order."""
+    dataset_fingerprint: str
+    """Hash of the whole dataset the items were drawn from (test and few-shot records)."""
+    wall_s: float
+    """Seconds spent serving and scoring the requests (engine load excluded)."""
+    metrics: dict[str, float] = field(default_factory=dict)
+    """Mean of every metric over the items."""
+
+    @property
+    def n(self) -> int:
+        return len(self.items)
+
+    @property
+    def score(self) -> float:
+        return self.metrics[self.metric]
+
+    @property
+    def invalid(self) -> int:
+        return sum(item.invalid for item in self.items)

@@ -1,0 +1,162 @@
+"""Turn a benchmark's records into engine requests, send them as one batch per kind, and score the answers."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from quantgate.benchmarks.base import Benchmark, Response
+from quantgate.engines.base import Engine
+from quantgate.errors import DatasetError, EngineError
+from quantgate.records import (
+    GenerationRequest,
+    ItemResult,
+    LoglikelihoodRequest,
+    NextTokenRequest,
+    Request,
+    Sample,
+    TaskResult,
+)
+from quantgate.sources import Splits
+
+
+@dataclass(frozen=True)
+class PreparedItem:
+    """A sample with its rendered context and the requests that score it."""
+
+    sample: Sample
+    """The item."""
+    context: str
+    """Description, few-shot examples and question, as sent to the engine."""
+    requests: tuple[Request, ...]
+    """Engine requests, answered in this order."""
+    prompt_sha: str
+    """Hash of the requests: any change of prompt, choices or generation settings changes it."""
+
+
+@dataclass(frozen=True)
+class PreparedBenchmark:
+    """Everything needed to run one benchmark, built once and shared by every variant."""
+
+    benchmark: Benchmark
+    """The task's declaration."""
+    name: str
+    """The catalogue's name for this benchmark (may differ from the task, e.g. ``mmlu-0shot``)."""
+    metric: str
+    """The metric the gate reads."""
+    num_fewshot: int
+    """Few-shot examples per item."""
+    items: tuple[PreparedItem, ...]
+    """Items to score (after the limit)."""
+    dataset_fingerprint: str
+    """Hash of all records of the source, before the limit."""
+    origin: str
+    """Where the records came from."""
+
+
+def request_sha(requests: Sequence[Request]) -> str:
+    blob = json.dumps([[type(r).__name__, dataclasses.asdict(r)] for r in requests], ensure_ascii=False)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def select(samples: Sequence[Sample], limit: int | None) -> list[int]:
+    """Indices of the first ``limit`` samples; with groups, taken round-robin across groups
+    (first item of each group, then second, ...) so a limited MMLU run spans all subjects."""
+    if limit is None or limit >= len(samples):
+        return list(range(len(samples)))
+    rank: dict[str | None, int] = {}
+    order = []
+    for index, sample in enumerate(samples):
+        position = rank.get(sample.group, 0)
+        rank[sample.group] = position + 1
+        order.append((position, index))
+    return sorted(index for _, index in sorted(order)[:limit])
+
+
+def prepare(
+    benchmark: Benchmark,
+    splits: Splits,
+    *,
+    name: str,
+    num_fewshot: int,
+    limit: int | None,
+    metric: str,
+) -> PreparedBenchmark:
+    """Convert records, draw few-shot examples and build each item's requests."""
+    samples = [benchmark.to_sample(record, i) for i, record in enumerate(splits.test)]
+    pool = [benchmark.to_sample(record, i) for i, record in enumerate(splits.fewshot)]
+    seen: set[str] = set()
+    for sample in samples:
+        if sample.id in seen:
+            raise DatasetError(f"{splits.origin}: item id {sample.id!r} occurs twice")
+        seen.add(sample.id)
+    if num_fewshot and not pool:
+        raise DatasetError(f"{splits.origin}: {name} asks for {num_fewshot}-shot but the source has no few-shot pool")
+    shots = benchmark.fewshot(samples, pool, num_fewshot)
+    items = []
+    for index in select(samples, limit):
+        sample = samples[index]
+        if len(shots[index]) < num_fewshot:
+            raise DatasetError(
+                f"{splits.origin}: item {sample.id!r} has {len(shots[index])} few-shot examples "
+                f"in its group {sample.group!r}, {num_fewshot} needed"
+            )
+        context = benchmark.context(sample, shots[index])
+        requests = benchmark.requests(sample, context)
+        items.append(PreparedItem(sample, context, requests, request_sha(requests)))
+    return PreparedBenchmark(benchmark, name, metric, num_fewshot, tuple(items), splits.fingerprint, splits.origin)
+
+
+def run(prepared: PreparedBenchmark, engine: Engine) -> TaskResult:
+    """Send every request of one kind as one batch, then score each item."""
+    start = time.perf_counter()
+    flat = [(i, j, r) for i, item in enumerate(prepared.items) for j, r in enumerate(item.requests)]
+    responses: list[list[Response | None]] = [[None] * len(item.requests) for item in prepared.items]
+    batches = (
+        (GenerationRequest, engine.generate),
+        (LoglikelihoodRequest, engine.loglikelihood),
+        (NextTokenRequest, engine.next_token_logprobs),
+    )
+    for kind, serve in batches:
+        batch = [(i, j, r) for i, j, r in flat if isinstance(r, kind)]
+        if not batch:
+            continue
+        answers = serve([r for _, _, r in batch])  # type: ignore[operator]
+        if len(answers) != len(batch):
+            raise EngineError(f"engine returned {len(answers)} answers for {len(batch)} {kind.__name__}s")
+        for (i, j, _), answer in zip(batch, answers):
+            responses[i][j] = answer
+    results = []
+    for item, item_responses in zip(prepared.items, responses):
+        scored = prepared.benchmark.score(item.sample, item_responses)  # type: ignore[arg-type]
+        results.append(
+            ItemResult(
+                id=item.sample.id,
+                scores=scored.scores,
+                prompt=item.context,
+                prompt_sha=item.prompt_sha,
+                output=scored.output,
+                extracted=scored.extracted,
+                target=item.sample.target,
+                invalid=scored.extracted is None,
+                group=item.sample.group,
+            )
+        )
+    metrics = {
+        m: sum(r.scores[m] for r in results) / len(results) if results else float("nan")
+        for m in prepared.benchmark.metrics
+    }
+    return TaskResult(
+        benchmark=prepared.name,
+        task=prepared.benchmark.name,
+        task_version=prepared.benchmark.version,
+        metric=prepared.metric,
+        items=tuple(results),
+        dataset_fingerprint=prepared.dataset_fingerprint,
+        wall_s=time.perf_counter() - start,
+        metrics=metrics,
+    )

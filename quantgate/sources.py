@@ -1,0 +1,124 @@
+"""Where a benchmark's records come from: the Hugging Face hub, local files, or data a package ships.
+
+Every source loads through ``datasets`` and yields records in the hub dataset's own schema, so a
+benchmark converts records the same way whatever their origin.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Union
+
+from quantgate.errors import DatasetError
+
+Record = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class HubSource:
+    """A dataset on the Hugging Face hub."""
+
+    path: str
+    """Hub id, e.g. ``"openai/gsm8k"``."""
+    name: str | None = None
+    """Dataset configuration, e.g. ``"main"``."""
+    test_split: str = "test"
+    """Split whose items are scored."""
+    fewshot_split: str | None = None
+    """Split few-shot examples are drawn from, if the task uses any."""
+    revision: str | None = None
+    """Hub revision (commit, tag or branch); None for the default branch."""
+
+
+@dataclass(frozen=True)
+class FilesSource:
+    """Local files (JSON lines, JSON, Parquet or CSV) already in the hub dataset's schema."""
+
+    test: str
+    """Path of the records to score."""
+    fewshot: str | None = None
+    """Path of the few-shot pool, if the task uses one."""
+
+
+@dataclass(frozen=True)
+class PackagedSource:
+    """A dataset shipped inside an installed Python package, converted by a named adapter."""
+
+    name: str
+    """Adapter name, a key of ``quantgate.packaged.PACKAGED``."""
+
+
+Source = Union[HubSource, FilesSource, PackagedSource]
+
+
+@dataclass(frozen=True)
+class Splits:
+    """A benchmark's records in the hub schema."""
+
+    test: list[Record]
+    """Records to score, in dataset order."""
+    fewshot: list[Record]
+    """Few-shot pool, in dataset order (empty when the task needs none)."""
+    origin: str
+    """Where the records came from, for provenance and error messages."""
+
+    @property
+    def fingerprint(self) -> str:
+        """Hash of every record, independent of any item limit."""
+        blob = json.dumps([self.test, self.fewshot], sort_keys=True, ensure_ascii=False, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def load_splits(source: Source) -> Splits:
+    """Load a source's records; raise DatasetError naming the source on failure."""
+    if isinstance(source, HubSource):
+        return _load_hub(source)
+    if isinstance(source, FilesSource):
+        fewshot = load_file(source.fewshot) if source.fewshot else []
+        return Splits(load_file(source.test), fewshot, f"files {source.test}")
+    from quantgate.packaged import PACKAGED
+
+    try:
+        loader: Callable[[], Splits] = PACKAGED[source.name]
+    except KeyError:
+        raise DatasetError(f"unknown packaged dataset {source.name!r}; known: {', '.join(sorted(PACKAGED))}") from None
+    return loader()
+
+
+def _load_hub(source: HubSource) -> Splits:
+    import datasets
+
+    where = f"hub dataset {source.path}" + (f" ({source.name})" if source.name else "")
+
+    def split(name: str) -> list[Record]:
+        try:
+            ds = datasets.load_dataset(source.path, source.name, split=name, revision=source.revision)
+        except Exception as exc:  # the hub's errors vary by cause; name the dataset and keep the cause
+            raise DatasetError(f"could not load split {name!r} of {where}: {exc}") from exc
+        return ds.to_list()
+
+    fewshot = split(source.fewshot_split) if source.fewshot_split else []
+    return Splits(split(source.test_split), fewshot, where)
+
+
+_BUILDERS = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv": "csv"}
+
+
+def load_file(path: str | Path) -> list[Record]:
+    """Read one local data file through ``datasets``."""
+    import datasets
+
+    path = Path(path)
+    builder = _BUILDERS.get(path.suffix)
+    if builder is None:
+        raise DatasetError(f"{path}: unsupported data file type {path.suffix!r}; use one of {sorted(_BUILDERS)}")
+    if not path.is_file():
+        raise DatasetError(f"{path}: data file not found")
+    try:
+        return datasets.load_dataset(builder, data_files=str(path), split="train").to_list()
+    except Exception as exc:  # datasets raises several types for malformed files; keep the cause
+        raise DatasetError(f"{path}: could not read as {builder}: {exc}") from exc
