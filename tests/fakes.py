@@ -43,3 +43,24 @@ class FakeEngine:
     def close(self) -> Release:
         self.closed = True
         return Release(0.0, 0, None, None)
+
+
+def oracle(prepared_benchmarks, correct: bool = True, name: str = "oracle") -> FakeEngine:
+    """An engine that knows the gold answers of these prepared benchmarks and gives them (or avoids them)."""
+    gold: dict[str, str] = {}
+    for bench in prepared_benchmarks:
+        for item in bench.items:
+            target = item.sample.target
+            gold[item.context] = target.split("#### ")[-1] if item.sample.gold is None else " " + target
+
+    def answer(request: GenerationRequest) -> str:
+        number = gold[request.prompt]
+        return f" #### {number if correct else number + '1'}"
+
+    def loglikelihood_of(request: LoglikelihoodRequest) -> float:
+        return 0.0 if (request.continuation == gold[request.context]) == correct else -9.0
+
+    def next_token_of(request: NextTokenRequest) -> dict[str, float]:
+        return {c: 0.0 if (c == gold[request.context]) == correct else -9.0 for c in request.candidates}
+
+    return FakeEngine(answer, loglikelihood_of, next_token_of, name=name)

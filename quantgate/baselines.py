@@ -1,0 +1,172 @@
+"""Stored BF16 baselines: per-item results with provenance, read strictly and written atomically.
+
+One file per (family, benchmark): ``<root>/<family>/<benchmark>.json``. A baseline is refused when
+its dataset, task version or any shared item's prompt differs from the current run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from quantgate.errors import BaselineError, MissingBaselineError
+from quantgate.records import TaskResult
+
+SCHEMA = 1
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BaselineItem(_Strict):
+    prompt_sha: str
+    scores: dict[str, float]
+
+
+class DatasetInfo(_Strict):
+    fingerprint: str
+    origin: str
+
+
+class BaselineFile(_Strict):
+    """The JSON layout; ``score`` and ``n`` repeat what the items give, for people reading the file."""
+
+    schema_version: int
+    family: str
+    benchmark: str
+    task: str
+    task_version: str
+    metric: str
+    score: float
+    n: int
+    dataset: DatasetInfo
+    provenance: dict[str, Any]
+    items: dict[str, BaselineItem]
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A baseline read from ``path``."""
+
+    path: Path
+    data: BaselineFile
+
+    def item_scores(self, metric: str) -> dict[str, float]:
+        return {item_id: item.scores[metric] for item_id, item in self.data.items.items() if metric in item.scores}
+
+
+def baseline_path(root: Path, family: str, benchmark: str) -> Path:
+    return root / family / f"{benchmark}.json"
+
+
+def read_baseline(path: Path) -> Baseline:
+    """Read and validate a baseline file; BaselineError names the file and what is wrong with it."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise MissingBaselineError(f"{path}: no baseline recorded") from None
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BaselineError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    try:
+        data = BaselineFile.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
+        raise BaselineError(f"{path}: {where}: {first['msg']}{more}") from None
+    if data.schema_version != SCHEMA:
+        raise BaselineError(f"{path}: schema_version {data.schema_version}, this quantgate reads {SCHEMA}")
+    values = [item.scores.get(data.metric) for item in data.items.values()]
+    if not values or any(v is None for v in values):
+        raise BaselineError(f"{path}: items lack scores for the metric {data.metric!r}")
+    mean = sum(v for v in values if v is not None) / len(values)
+    if len(values) != data.n or abs(mean - data.score) > 1e-9:
+        raise BaselineError(
+            f"{path}: score {data.score} and n {data.n} disagree with its items (mean {mean:.6f} over {len(values)}); "
+            "the file was edited or damaged"
+        )
+    return Baseline(path, data)
+
+
+def baseline_from_result(family: str, result: TaskResult, origin: str, provenance: dict[str, Any]) -> BaselineFile:
+    items = {item.id: BaselineItem(prompt_sha=item.prompt_sha, scores=item.scores) for item in result.items}
+    return BaselineFile(
+        schema_version=SCHEMA,
+        family=family,
+        benchmark=result.benchmark,
+        task=result.task,
+        task_version=result.task_version,
+        metric=result.metric,
+        score=result.score,
+        n=result.n,
+        dataset=DatasetInfo(fingerprint=result.dataset_fingerprint, origin=origin),
+        provenance=provenance,
+        items=items,
+    )
+
+
+def write_baseline(path: Path, data: BaselineFile, *, overwrite: bool) -> None:
+    """Write atomically (temporary file, then rename); refuse to replace an existing file unless ``overwrite``."""
+    if path.exists() and not overwrite:
+        raise BaselineError(f"{path}: a baseline exists; pass --update-baselines to replace it")
+    write_json_atomic(path, data.model_dump(mode="json"))
+
+
+def write_json_atomic(path: Path, payload: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(payload, f, indent=1, ensure_ascii=False, sort_keys=False)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def check_compatible(
+    baseline: Baseline,
+    *,
+    task_version: str,
+    metric: str,
+    dataset_fingerprint: str,
+    prompt_shas: dict[str, str],
+) -> None:
+    """Refuse a baseline that was not measured on the same data, prompts and items as this run."""
+    data, path = baseline.data, baseline.path
+    if data.dataset.fingerprint != dataset_fingerprint:
+        raise BaselineError(
+            f"{path}: recorded on dataset {data.dataset.fingerprint[:12]} ({data.dataset.origin}); "
+            f"this run's dataset is {dataset_fingerprint[:12]}. The data changed: record a new baseline."
+        )
+    if data.task_version != task_version:
+        raise BaselineError(
+            f"{path}: recorded with {data.task} task version {data.task_version}; this run uses {task_version}. "
+            "The prompt or scoring changed: record a new baseline."
+        )
+    missing = [item for item in prompt_shas if item not in data.items]
+    if missing:
+        raise BaselineError(
+            f"{path}: covers {len(data.items)} items but {len(missing)} of this run's {len(prompt_shas)} are not "
+            f"among them (first: {missing[0]!r}); record the baseline with at least this run's limit."
+        )
+    changed = [item for item, sha in prompt_shas.items() if data.items[item].prompt_sha != sha]
+    if changed:
+        raise BaselineError(
+            f"{path}: the prompt changed for {len(changed)} of {len(prompt_shas)} items since the baseline was "
+            f"recorded (first: item {changed[0]!r}); scores are not comparable: record a new baseline."
+        )
+    if any(metric not in data.items[item].scores for item in prompt_shas):
+        raise BaselineError(f"{path}: has no {metric!r} scores; record a new baseline.")

@@ -1,0 +1,229 @@
+"""The vLLM backend: the offline ``LLM`` API, one ``generate`` call per batch of requests.
+
+All vLLM-specific code lives here. vLLM is imported when an engine is built, never at
+collection time.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import platform
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import psutil
+
+from quantgate.engines.base import EngineInfo, Release
+from quantgate.engines.tokens import encode_pair
+from quantgate.errors import EngineError, EngineLoadError
+from quantgate.records import Generation, GenerationRequest, LoglikelihoodRequest, NextTokenRequest
+
+RELEASE_TIMEOUT_S = 120.0
+# Device memory that may stay in use after release (driver bookkeeping, other tenants' jitter).
+GPU_RELEASE_SLACK_MIB = 1024.0
+
+
+class VLLMEngine:
+    """A model loaded in vLLM. Greedy decoding throughout; results are deterministic per engine mode."""
+
+    def __init__(self, model: str, *, revision: str | None, engine_args: dict[str, Any], progress: bool = False):
+        self._progress = progress
+        self._children_before = _engine_children()
+        self._gpu_before = gpu_used_mib()
+        try:
+            from vllm import LLM, SamplingParams
+        except ImportError as exc:
+            raise EngineLoadError(
+                f"vLLM is not installed ({exc}): pip install 'quantgate[gpu]' or 'quantgate[cpu]'"
+            ) from exc
+        start = time.perf_counter()
+        try:
+            self._llm = LLM(model=model, revision=revision, **engine_args)
+        except Exception as exc:  # vLLM raises many types on load; keep the cause for the test's error
+            self._reap_children()
+            raise EngineLoadError(f"vLLM could not load {model!r}: {type(exc).__name__}: {exc}") from exc
+        self.load_s = time.perf_counter() - start
+        self._pids = _engine_children() - self._children_before
+        self._SamplingParams = SamplingParams
+        self._tokenizer = self._llm.get_tokenizer()
+        self._max_len = int(self._llm.llm_engine.model_config.max_model_len)
+        self._has_token_ids = "logprob_token_ids" in getattr(SamplingParams, "__struct_fields__", ())
+        self.info = _engine_info(engine_args)
+
+    # -- requests -------------------------------------------------------------------------------
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        prompts = [self._encode(r.prompt) for r in requests]
+        self._check_lengths([len(p) + r.max_tokens for p, r in zip(prompts, requests)], "prompt + max_tokens")
+        params = [
+            self._SamplingParams(temperature=0.0, max_tokens=r.max_tokens, stop=list(r.stop) or None) for r in requests
+        ]
+        outputs = self._llm.generate([{"prompt_token_ids": p} for p in prompts], params, use_tqdm=self._progress)
+        return [
+            Generation(o.outputs[0].text, o.outputs[0].finish_reason or "stop", len(o.outputs[0].token_ids))
+            for o in outputs
+        ]
+
+    def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[float]:
+        pairs = [encode_pair(self._encode, r.context, r.continuation) for r in requests]
+        return self._sequence_logprobs([(ctx + cont, len(ctx)) for ctx, cont in pairs])
+
+    def next_token_logprobs(self, requests: Sequence[NextTokenRequest]) -> list[dict[str, float]]:
+        contexts, candidate_ids = [], []
+        for r in requests:
+            ctx, ids = None, []
+            for candidate in r.candidates:
+                ctx_tokens, cont_tokens = encode_pair(self._encode, r.context, candidate)
+                if len(cont_tokens) != 1 or (ctx is not None and ctx_tokens != ctx):
+                    raise EngineError(
+                        f"candidate {candidate!r} is {len(cont_tokens)} tokens after the context "
+                        f"{r.context[-40:]!r}; next-token scoring needs single-token candidates"
+                    )
+                ctx = ctx_tokens
+                ids.append(cont_tokens[0])
+            contexts.append(ctx or [])
+            candidate_ids.append(ids)
+        if not self._has_token_ids:  # older vLLM: score [context + candidate] sequences instead
+            flat = [(ctx + [i], len(ctx)) for ctx, ids in zip(contexts, candidate_ids) for i in ids]
+            values = iter(self._sequence_logprobs(flat))
+            return [{c: next(values) for c in r.candidates} for r in requests]
+        self._check_lengths([len(c) + 1 for c in contexts], "context + 1")
+        params = [self._SamplingParams(temperature=0.0, max_tokens=1, logprob_token_ids=ids) for ids in candidate_ids]
+        outputs = self._llm.generate([{"prompt_token_ids": c} for c in contexts], params, use_tqdm=self._progress)
+        results = []
+        for r, ids, out in zip(requests, candidate_ids, outputs):
+            logprobs = out.outputs[0].logprobs[0]
+            results.append({c: float(logprobs[i].logprob) for c, i in zip(r.candidates, ids)})
+        return results
+
+    def _sequence_logprobs(self, sequences: list[tuple[list[int], int]]) -> list[float]:
+        """Sum of prompt log-probabilities from position ``start`` on, one request per distinct sequence."""
+        self._check_lengths([len(tokens) for tokens, _ in sequences], "context + continuation")
+        unique = list(dict.fromkeys((tuple(tokens), start) for tokens, start in sequences))
+        params = self._SamplingParams(temperature=0.0, max_tokens=1, prompt_logprobs=0)
+        outputs = self._llm.generate(
+            [{"prompt_token_ids": list(tokens)} for tokens, _ in unique], params, use_tqdm=self._progress
+        )
+        sums = {}
+        for (tokens, start), out in zip(unique, outputs):
+            sums[(tokens, start)] = sum(
+                float(out.prompt_logprobs[pos][tokens[pos]].logprob) for pos in range(start, len(tokens))
+            )
+        return [sums[(tuple(tokens), start)] for tokens, start in sequences]
+
+    def _encode(self, text: str) -> list[int]:
+        return list(self._tokenizer.encode(text))
+
+    def _check_lengths(self, lengths: Sequence[int], what: str) -> None:
+        """Refuse requests that would not fit: lm-eval cuts such prompts silently, quantgate does not."""
+        over = [(i, n) for i, n in enumerate(lengths) if n > self._max_len]
+        if over:
+            i, n = over[0]
+            raise EngineError(
+                f"{len(over)} of {len(lengths)} requests exceed max_model_len={self._max_len} "
+                f"({what}); the first is request {i} with {n} tokens. Raise max_model_len in the catalogue."
+            )
+
+    # -- teardown -------------------------------------------------------------------------------
+
+    def close(self) -> Release:
+        start = time.perf_counter()
+        try:
+            self._llm.llm_engine.engine_core.shutdown()
+        finally:
+            del self._llm
+            gc.collect()
+        exited = self._reap_children()
+        gpu_after = self._wait_gpu_release(start)
+        return Release(time.perf_counter() - start, exited, self._gpu_before, gpu_after)
+
+    def _reap_children(self) -> int:
+        """Wait for the engine's processes to exit; raise if they do not."""
+        pids = _engine_children() - self._children_before
+        procs = [psutil.Process(pid) for pid in pids if psutil.pid_exists(pid)]
+        gone, alive = psutil.wait_procs(procs, timeout=RELEASE_TIMEOUT_S)
+        if alive:
+            raise EngineError(
+                f"engine processes {[p.pid for p in alive]} still running {RELEASE_TIMEOUT_S:.0f} s after close"
+            )
+        return len(gone)
+
+    def _wait_gpu_release(self, start: float) -> float | None:
+        if self._gpu_before is None:
+            return None
+        used = gpu_used_mib()
+        while used is not None and used > self._gpu_before + GPU_RELEASE_SLACK_MIB:
+            if time.perf_counter() - start > RELEASE_TIMEOUT_S:
+                raise EngineError(
+                    f"GPU memory not released: {used:.0f} MiB in use after close, "
+                    f"{self._gpu_before:.0f} MiB before load"
+                )
+            time.sleep(0.5)
+            used = gpu_used_mib()
+        return used
+
+
+def _engine_children() -> set[int]:
+    """Child processes of this process, except multiprocessing's resource tracker (it outlives engines)."""
+    pids = set()
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if "resource_tracker" not in " ".join(child.cmdline()):
+                pids.add(child.pid)
+        except psutil.Error:
+            continue
+    return pids
+
+
+def cuda_device_count() -> int:
+    """Visible CUDA devices, read through NVML so that no CUDA context is created; 0 without a driver."""
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+    except Exception:  # no NVML library or no driver
+        return 0
+    try:
+        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+        return len([x for x in visible.split(",") if x.strip()]) if visible is not None else pynvml.nvmlDeviceGetCount()
+    finally:
+        pynvml.nvmlShutdown()
+
+
+def gpu_used_mib() -> float | None:
+    """Memory in use on the visible GPUs, read through NVML (no CUDA context); None without GPUs."""
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+    except Exception:  # no NVML library or no driver: a machine without GPUs
+        return None
+    try:
+        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+        count = pynvml.nvmlDeviceGetCount()
+        indices = [int(x) for x in visible.split(",") if x.strip().isdigit()] if visible else range(count)
+        return sum(pynvml.nvmlDeviceGetMemoryInfo(pynvml.nvmlDeviceGetHandleByIndex(i)).used for i in indices) / 2**20
+    finally:
+        pynvml.nvmlShutdown()
+
+
+def _engine_info(engine_args: dict[str, Any]) -> EngineInfo:
+    import vllm
+    from vllm.platforms import current_platform
+
+    device = str(current_platform.device_type)
+    name = current_platform.get_device_name() if device == "cuda" else _cpu_model()
+    return EngineInfo("vllm", vllm.__version__, device, name, dict(engine_args))
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()

@@ -1,0 +1,195 @@
+"""The pytest plugin: options, one parametrized test per catalogue case, grouping by variant so each
+engine loads once, and the report hooks. The work itself is in ``quantgate.session``."""
+
+from __future__ import annotations
+
+import dataclasses
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from quantgate.baselines import Baseline
+from quantgate.catalogue import Case, Catalogue, load_catalogue
+from quantgate.embedded import default_cache_dir
+from quantgate.engines import Engine
+from quantgate.engines.vllm_engine import cuda_device_count
+from quantgate.errors import BaselineError, CatalogueError, MissingBaselineError
+from quantgate.report import ResultsCollector, outcome_properties, register_html_columns
+from quantgate.runner import PreparedBenchmark
+from quantgate.session import EngineManager, Evaluator, Outcome, Settings, vllm_loader
+
+CATALOGUE = pytest.StashKey[Catalogue]()
+EVALUATOR = pytest.StashKey[Evaluator]()
+OUTCOME = pytest.StashKey[Outcome]()
+CASE_FIXTURE = "quantgate_case"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("quantgate", "quantized-model release gate")
+    group.addoption("--catalogue", action="append", type=Path, help="catalogue file or directory (repeatable)")
+    group.addoption("--baselines-dir", type=Path, help="where baselines are stored")
+    group.addoption("--report-dir", type=Path, help="where results.json and per-item JSONL go")
+    group.addoption("--cache-dir", type=Path, help="models built for the embedded family ($QUANTGATE_CACHE)")
+    group.addoption("--limit", type=int, help="score only the first N items of every benchmark")
+    group.addoption(
+        "--update-baselines", action="store_true", help="record the reference variant's baselines, replacing old ones"
+    )
+    group.addoption(
+        "--record-missing-baselines",
+        action="store_true",
+        help="record the reference variant's baselines where none exist (never replaces one)",
+    )
+    group.addoption("--progress", action="store_true", help="show vLLM's progress bars")
+    parser.addini("quantgate_catalogue", "catalogue files or directories", type="paths", default=[])
+    parser.addini("quantgate_baselines", "baselines directory", default="baselines")
+    parser.addini("quantgate_reports", "report directory", default="reports")
+
+
+def _cli_or_ini_path(config: pytest.Config, option: str, ini: str) -> Path:
+    value = config.getoption(option)
+    if value is not None:
+        return config.invocation_params.dir / value
+    return config.rootpath / config.getini(ini)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    cli = config.getoption("catalogue")
+    paths = [config.invocation_params.dir / p for p in cli] if cli else list(config.getini("quantgate_catalogue"))
+    try:
+        catalogue = load_catalogue(paths)
+    except CatalogueError as exc:
+        raise pytest.UsageError(f"quantgate catalogue:\n{exc}") from None
+    config.stash[CATALOGUE] = catalogue
+    for marker in sorted(catalogue.markers | {"reference", "cuda"}):
+        config.addinivalue_line("markers", f"{marker}: quantgate catalogue marker")
+    settings = Settings(
+        baselines_dir=_cli_or_ini_path(config, "baselines_dir", "quantgate_baselines"),
+        report_dir=_cli_or_ini_path(config, "report_dir", "quantgate_reports"),
+        cache_dir=config.getoption("cache_dir") or default_cache_dir(),
+        limit=config.getoption("limit"),
+        update_baselines=config.getoption("update_baselines"),
+        record_missing_baselines=config.getoption("record_missing_baselines"),
+        progress=config.getoption("progress"),
+    )
+    config.stash[EVALUATOR] = Evaluator(settings, EngineManager(vllm_loader(settings)))
+    if not hasattr(config, "workerinput"):  # the xdist controller, or a run without xdist
+        config.pluginmanager.register(ResultsCollector(settings.report_dir, config), "quantgate-results")
+    register_html_columns(config)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if CASE_FIXTURE not in metafunc.fixturenames:
+        return
+    params = []
+    for case in metafunc.config.stash[CATALOGUE].cases:
+        marks = [getattr(pytest.mark, m) for m in case.markers]
+        marks.append(pytest.mark.xdist_group(case.variant.key))  # one worker per variant under --dist loadgroup
+        params.append(pytest.param(case, id=case.id, marks=marks))
+    metafunc.parametrize(CASE_FIXTURE, params)
+
+
+def case_of(item: pytest.Item | None) -> Case | None:
+    callspec = getattr(item, "callspec", None)
+    return callspec.params.get(CASE_FIXTURE) if callspec else None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run other tests first, then accuracy tests in catalogue order: variant by variant, reference first."""
+    rank = {case.id: i for i, case in enumerate(config.stash[CATALOGUE].cases)}
+
+    def key(pair: tuple[int, pytest.Item]) -> tuple[int, int]:
+        case = case_of(pair[1])
+        return (1, rank[case.id]) if case else (0, pair[0])
+
+    items[:] = [item for _, item in sorted(enumerate(items), key=key)]
+
+
+@dataclass
+class AccuracyRun:
+    """A case ready to run: its data prepared, its baseline checked and its engine loaded, or the
+    reason it cannot be compared (reported by the test as a failure, before any model loads)."""
+
+    case: Case
+    evaluator: Evaluator
+    prepared: PreparedBenchmark
+    node: pytest.Item
+    problem: Outcome | None = None
+    baseline: Baseline | None = None
+    engine: Engine | None = None
+    loaded: bool = False
+
+    def run(self) -> Outcome:
+        if self.problem is not None:
+            outcome = self.problem
+        else:
+            assert self.engine is not None
+            outcome = self.evaluator.run(self.case, self.prepared, self.baseline, self.engine)
+            if self.loaded:
+                outcome = dataclasses.replace(outcome, load_s=self.engine.load_s)
+        self.node.stash[OUTCOME] = outcome
+        return outcome
+
+
+def record_command(config: pytest.Config, node: pytest.Item, case: Case) -> str:
+    """The exact command that records this case's baseline from its family's reference variant."""
+    reference = config.stash[CATALOGUE].reference_of(case)
+    nodeid = node.nodeid.replace(f"[{case.id}]", f"[{reference.id}]")
+    args = ["pytest", "--update-baselines"]
+    for option, flag in (("catalogue", "--catalogue"),):
+        for value in config.getoption(option) or []:
+            args += [flag, str(value)]
+    for option, flag in (("limit", "--limit"), ("baselines_dir", "--baselines-dir")):
+        if config.getoption(option) is not None:
+            args += [flag, str(config.getoption(option))]
+    return shlex.join(args + [nodeid])
+
+
+@pytest.fixture
+def accuracy(request: pytest.FixtureRequest, quantgate_case: Case) -> AccuracyRun:
+    """Prepare a case; load its variant's engine unless the baseline already rules the case out."""
+    case = quantgate_case
+    if case.variant.requires == "cuda" and cuda_device_count() == 0:
+        pytest.skip(f"{case.variant.key} needs a CUDA GPU and this machine has none")
+    evaluator = request.config.stash[EVALUATOR]
+    prepared = evaluator.prepare(case)
+    run = AccuracyRun(case, evaluator, prepared, request.node)
+    try:
+        run.baseline = evaluator.check_baseline(case, prepared)
+    except BaselineError as exc:
+        command = record_command(request.config, request.node, case)
+        status = "no-baseline" if isinstance(exc, MissingBaselineError) else "refused"
+        run.problem = Outcome(status, f"{exc}\nRecord it with:\n  {command}")
+        return run
+    run.engine, run.loaded = evaluator.engines.acquire(case.variant)
+    return run
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
+    report = yield
+    outcome = item.stash.get(OUTCOME, None)
+    case = case_of(item)
+    if case is not None and call.when == "call":
+        report.user_properties.append(("quantgate", outcome_properties(case, outcome)))
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):
+    """Close the engine after a variant's last test, so memory is free before the next variant loads."""
+    result = yield
+    evaluator = item.config.stash.get(EVALUATOR, None)
+    if evaluator is None or evaluator.engines.current is None:
+        return result
+    following = case_of(nextitem)
+    if following is None or following.variant.key != evaluator.engines.current:
+        evaluator.engines.release()
+    return result
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    evaluator = session.config.stash.get(EVALUATOR, None)
+    if evaluator is not None:
+        evaluator.engines.release()

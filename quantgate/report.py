@@ -1,0 +1,167 @@
+"""What a run leaves behind: columns in the pytest-html report, ``results.json`` and a terminal summary.
+
+Per-test numbers travel in the report's ``user_properties`` so they reach the xdist controller too.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from quantgate.baselines import write_json_atomic
+from quantgate.catalogue import Case
+from quantgate.environment import environment, utc_now
+from quantgate.session import Outcome
+
+COLUMNS = (
+    ("family", "Family"),
+    ("variant", "Variant"),
+    ("benchmark", "Benchmark"),
+    ("baseline", "Baseline"),
+    ("score", "Score"),
+    ("delta", "Delta"),
+    ("tolerance", "Tolerance"),
+    ("n", "n"),
+    ("wall", "Wall time (s)"),
+)
+
+
+def outcome_properties(case: Case, outcome: Outcome | None) -> dict[str, Any]:
+    """The numbers of one accuracy test, as plain JSON values."""
+    props: dict[str, Any] = {
+        "id": case.id,
+        "family": case.variant.family,
+        "variant": case.variant.name,
+        "benchmark": case.benchmark,
+        "task": case.task,
+        "scheme": list(case.variant.scheme),
+        "reference": case.variant.is_reference,
+        "status": outcome.status if outcome else None,
+        "message": outcome.message if outcome else None,
+    }
+    if outcome is None:
+        return props
+    gate, result = outcome.gate, outcome.result
+    if gate is not None:
+        props.update(
+            baseline=gate.baseline,
+            score=gate.score,
+            delta=gate.delta,
+            threshold=gate.threshold,
+            tolerance=str(gate.tolerance),
+            n=gate.n,
+        )
+    if result is not None:
+        props.update(
+            metric=result.metric,
+            metrics=result.metrics,
+            invalid=result.invalid,
+            task_version=result.task_version,
+            dataset_fingerprint=result.dataset_fingerprint,
+            wall_s=round(result.wall_s, 3),
+        )
+    props.update(
+        loaded=outcome.load_s is not None,
+        load_s=round(outcome.load_s, 3) if outcome.load_s is not None else None,
+        baseline_file=str(outcome.baseline_file) if outcome.baseline_file else None,
+        items_file=str(outcome.items_file) if outcome.items_file else None,
+    )
+    return props
+
+
+def properties_of(report: pytest.TestReport) -> dict[str, Any] | None:
+    for name, value in report.user_properties:
+        if name == "quantgate":
+            return value
+    return None
+
+
+def _cell(props: dict[str, Any] | None, key: str) -> str:
+    if not props or props.get(key) is None:
+        return ""
+    value = props[key]
+    if key in ("baseline", "score"):
+        return f"{value:.4f}"
+    if key == "delta":
+        return f"{value:+.4f}"
+    if key == "wall":
+        return f"{props['wall_s']:.1f}"
+    return html.escape(str(value))
+
+
+class HtmlColumns:
+    """pytest-html hooks; registered only when pytest-html is active."""
+
+    def pytest_html_report_title(self, report: Any) -> None:
+        report.title = "quantgate release gate"
+
+    def pytest_html_results_table_header(self, cells: list[str]) -> None:
+        cells[2:2] = [f'<th class="sortable" data-column-type="{key}">{title}</th>' for key, title in COLUMNS]
+
+    def pytest_html_results_table_row(self, report: pytest.TestReport, cells: list[str]) -> None:
+        props = properties_of(report)
+        if props is not None and "wall_s" in props:
+            props = {**props, "wall": props["wall_s"]}
+        cells[2:2] = [f'<td class="col-{key}">{_cell(props, key)}</td>' for key, _ in COLUMNS]
+
+
+def register_html_columns(config: pytest.Config) -> None:
+    if config.pluginmanager.hasplugin("html"):
+        config.pluginmanager.register(HtmlColumns(), "quantgate-html")
+
+
+class ResultsCollector:
+    """Gathers every accuracy test's numbers on the controller and writes ``results.json`` at the end."""
+
+    def __init__(self, report_dir: Path, config: pytest.Config):
+        self.path = report_dir / "results.json"
+        self.config = config
+        self.results: list[dict[str, Any]] = []
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        props = properties_of(report)
+        if props is not None:
+            self.results.append({**props, "outcome": report.outcome, "duration_s": round(report.duration, 3)})
+        elif report.when == "setup" and report.failed and "quantgate_case" in getattr(report, "keywords", {}):
+            self.results.append({"nodeid": report.nodeid, "outcome": "error", "message": str(report.longrepr)[-2000:]})
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if not self.results:
+            return
+        loads: dict[str, int] = {}
+        for entry in self.results:
+            if entry.get("loaded"):
+                key = f"{entry['family']}-{entry['variant']}"
+                loads[key] = loads.get(key, 0) + 1
+        write_json_atomic(
+            self.path,
+            {
+                "created": utc_now(),
+                "command": list(self.config.invocation_params.args),
+                "environment": environment(),
+                "engine_loads": loads,
+                "results": self.results,
+            },
+        )
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if not self.results:
+            return
+        terminalreporter.section("quantgate")
+        for entry in self.results:
+            if "id" not in entry:
+                terminalreporter.write_line(f"ERROR  {entry['nodeid']}")
+                continue
+            numbers = ""
+            if entry.get("score") is not None:
+                numbers = (
+                    f"score {entry['score']:.4f} baseline {entry['baseline']:.4f} "
+                    f"delta {entry['delta']:+.4f} n={entry['n']} ({entry['tolerance']})"
+                )
+            terminalreporter.write_line(
+                f"{(entry['status'] or entry['outcome']).upper():<11} {entry['id']:<45} {numbers}"
+            )
+        terminalreporter.write_line(f"results: {self.path}")

@@ -1,0 +1,258 @@
+"""One pytest session's work, independent of pytest: prepare data, hold one engine at a time,
+check and record baselines, run a case and decide it."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from quantgate.baselines import (
+    Baseline,
+    baseline_from_result,
+    baseline_path,
+    check_compatible,
+    read_baseline,
+    write_baseline,
+)
+from quantgate.benchmarks import get_benchmark
+from quantgate.catalogue import Case, Checkpoint, Variant
+from quantgate.embedded import embedded_path, is_built
+from quantgate.engines import Engine, Release, load_vllm
+from quantgate.environment import environment, utc_now
+from quantgate.errors import EngineLoadError
+from quantgate.gate import GateResult, Tolerance, compare
+from quantgate.records import TaskResult
+from quantgate.runner import PreparedBenchmark, prepare, run
+from quantgate.sources import load_splits
+
+Status = Literal["passed", "failed", "recorded", "no-baseline", "refused"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Options of one run."""
+
+    baselines_dir: Path
+    report_dir: Path
+    cache_dir: Path
+    limit: int | None = None
+    """Overrides every benchmark's item limit."""
+    update_baselines: bool = False
+    """Record (and replace) the reference variant's baselines."""
+    record_missing_baselines: bool = False
+    """Record the reference variant's baselines where none exist; never replace one."""
+    progress: bool = False
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a case's test reports."""
+
+    status: Status
+    message: str
+    gate: GateResult | None = None
+    result: TaskResult | None = None
+    baseline_file: Path | None = None
+    items_file: Path | None = None
+    load_s: float | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.status in ("passed", "recorded")
+
+
+def resolve_checkpoint(checkpoint: Checkpoint, cache_dir: Path) -> tuple[str, str | None]:
+    """(model, revision) for vLLM; raise EngineLoadError for a local checkpoint that is not there."""
+    if checkpoint.hub:
+        return checkpoint.hub, checkpoint.revision
+    if checkpoint.embedded:
+        path = embedded_path(cache_dir, checkpoint.embedded)
+        if not is_built(path):
+            raise EngineLoadError(
+                f"embedded checkpoint {checkpoint.embedded!r} is not built at {path}: "
+                "run `nox -s build_embedded` (it quantizes with llm-compressor in its own venv)"
+            )
+        return str(path), None
+    assert checkpoint.path is not None
+    if not Path(checkpoint.path).exists():
+        raise EngineLoadError(f"checkpoint path {checkpoint.path} does not exist")
+    return checkpoint.path, None
+
+
+def vllm_loader(settings: Settings) -> Callable[[Variant], Engine]:
+    def load(variant: Variant) -> Engine:
+        model, revision = resolve_checkpoint(variant.checkpoint, settings.cache_dir)
+        return load_vllm(model, revision=revision, engine_args=variant.engine_args, progress=settings.progress)
+
+    return load
+
+
+@dataclass
+class EngineManager:
+    """Holds at most one loaded engine; a variant loads once, and a variant that failed to load is not retried."""
+
+    loader: Callable[[Variant], Engine]
+    loads: Counter[str] = field(default_factory=Counter)
+    releases: list[tuple[str, Release]] = field(default_factory=list)
+    _current: tuple[str, Engine] | None = None
+    _failed: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def current(self) -> str | None:
+        return self._current[0] if self._current else None
+
+    def acquire(self, variant: Variant) -> tuple[Engine, bool]:
+        """The variant's engine, and whether this call loaded it."""
+        if variant.key in self._failed:
+            raise EngineLoadError(f"{variant.key} failed to load earlier in this session: {self._failed[variant.key]}")
+        if self._current and self._current[0] == variant.key:
+            return self._current[1], False
+        self.release()
+        self.loads[variant.key] += 1
+        try:
+            engine = self.loader(variant)
+        except EngineLoadError as exc:
+            self._failed[variant.key] = str(exc)
+            raise
+        except Exception as exc:  # the loader's own failure: keep the cause, do not retry
+            self._failed[variant.key] = f"{type(exc).__name__}: {exc}"
+            raise EngineLoadError(f"{variant.key}: {type(exc).__name__}: {exc}") from exc
+        self._current = (variant.key, engine)
+        return engine, True
+
+    def release(self) -> Release | None:
+        """Close the current engine and confirm its memory is back."""
+        if self._current is None:
+            return None
+        key, engine = self._current
+        self._current = None
+        released = engine.close()
+        self.releases.append((key, released))
+        return released
+
+
+@dataclass
+class Evaluator:
+    settings: Settings
+    engines: EngineManager
+    _prepared: dict[tuple[str, str, int | None], PreparedBenchmark] = field(default_factory=dict)
+
+    def limit(self, case: Case) -> int | None:
+        return self.settings.limit if self.settings.limit is not None else case.spec.limit
+
+    def prepare(self, case: Case) -> PreparedBenchmark:
+        """Load and render a benchmark once per session; variants of a family share it."""
+        key = (case.variant.family, case.benchmark, self.limit(case))
+        if key not in self._prepared:
+            benchmark = get_benchmark(case.task)
+            splits = load_splits(case.source or benchmark.hub)
+            self._prepared[key] = prepare(
+                benchmark,
+                splits,
+                name=case.benchmark,
+                num_fewshot=case.spec.num_fewshot if case.spec.num_fewshot is not None else benchmark.num_fewshot,
+                limit=self.limit(case),
+                metric=case.spec.metric or benchmark.primary_metric,
+            )
+        return self._prepared[key]
+
+    def baseline_file(self, case: Case) -> Path:
+        return baseline_path(self.settings.baselines_dir, case.variant.family, case.benchmark)
+
+    def records_baseline(self, case: Case) -> bool:
+        """Whether this case will write its family's baseline."""
+        if not case.variant.is_reference:
+            return False
+        return self.settings.update_baselines or (
+            self.settings.record_missing_baselines and not self.baseline_file(case).exists()
+        )
+
+    def check_baseline(self, case: Case, prepared: PreparedBenchmark) -> Baseline | None:
+        """The stored baseline this case compares with (None when this case records it).
+
+        Raises BaselineError when it is missing, unreadable or not comparable, before any model loads.
+        """
+        if self.records_baseline(case):
+            return None
+        baseline = read_baseline(self.baseline_file(case))
+        check_compatible(
+            baseline,
+            task_version=prepared.benchmark.version,
+            metric=prepared.metric,
+            dataset_fingerprint=prepared.dataset_fingerprint,
+            prompt_shas={item.sample.id: item.prompt_sha for item in prepared.items},
+        )
+        return baseline
+
+    def run(self, case: Case, prepared: PreparedBenchmark, baseline: Baseline | None, engine: Engine) -> Outcome:
+        result = run(prepared, engine)
+        items_file = self.write_items(case, result)
+        label = f"{case.variant.key} on {case.benchmark}"
+        tolerance = to_tolerance(case)
+        if baseline is None:
+            path = self.baseline_file(case)
+            provenance = self.provenance(case, prepared, engine)
+            data = baseline_from_result(case.variant.family, result, prepared.origin, provenance)
+            write_baseline(path, data, overwrite=self.settings.update_baselines)
+            baseline = read_baseline(path)
+            scores = {item.id: item.scores[result.metric] for item in result.items}
+            gate = compare(scores, baseline.item_scores(result.metric), tolerance, label=label)
+            message = f"recorded baseline {path} ({result.metric} {result.score:.4f}, n={result.n})"
+            return Outcome("recorded", message, gate, result, path, items_file)
+        scores = {item.id: item.scores[result.metric] for item in result.items}
+        gate = compare(scores, baseline.item_scores(result.metric), tolerance, label=label)
+        status: Status = "passed" if gate.passed else "failed"
+        return Outcome(status, gate.message, gate, result, baseline.path, items_file)
+
+    def provenance(self, case: Case, prepared: PreparedBenchmark, engine: Engine) -> dict:
+        checkpoint = case.variant.checkpoint.model_dump(exclude_none=True)
+        return {
+            "variant": case.variant.name,
+            "checkpoint": checkpoint,
+            "engine": {
+                "name": engine.info.name,
+                "version": engine.info.version,
+                "device": engine.info.device,
+                "device_name": engine.info.device_name,
+                "args": engine.info.settings,
+            },
+            "num_fewshot": prepared.num_fewshot,
+            "limit": self.limit(case),
+            "software": environment(),
+            "recorded_at": utc_now(),
+        }
+
+    def write_items(self, case: Case, result: TaskResult) -> Path:
+        """Per-item JSON lines: prompt, output, extracted answer, target and scores."""
+        path = self.settings.report_dir / "items" / f"{case.id}.jsonl"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        with tmp.open("w", encoding="utf-8") as f:
+            for item in result.items:
+                row = {
+                    "id": item.id,
+                    "group": item.group,
+                    "scores": item.scores,
+                    "invalid": item.invalid,
+                    "extracted": item.extracted,
+                    "target": item.target,
+                    "output": item.output,
+                    "prompt": item.prompt,
+                    "prompt_sha": item.prompt_sha,
+                }
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        os.replace(tmp, path)
+        return path
+
+
+def to_tolerance(case: Case) -> Tolerance:
+    spec = case.spec.tolerance
+    if spec.absolute is not None:
+        return Tolerance("absolute", spec.absolute)
+    assert spec.relative is not None
+    return Tolerance("relative", spec.relative)

@@ -1,0 +1,137 @@
+"""Baseline files: strict reading, atomic writing, no silent overwrite, and refusal of a baseline
+whose data, task version or prompts differ from the run."""
+
+import json
+
+import pytest
+
+from quantgate.baselines import (
+    baseline_from_result,
+    check_compatible,
+    read_baseline,
+    write_baseline,
+)
+from quantgate.errors import BaselineError, MissingBaselineError
+from quantgate.records import ItemResult, TaskResult
+
+
+def result(scores=(1.0, 0.0, 1.0), shas=("s0", "s1", "s2")):
+    items = tuple(
+        ItemResult(str(i), {"acc": s}, "p", sha, "o", "A", "A") for i, (s, sha) in enumerate(zip(scores, shas))
+    )
+    metrics = {"acc": sum(scores) / len(scores)}
+    return TaskResult("mmlu-0shot", "mmlu", "1.0", "acc", items, "fp-data", 1.0, metrics)
+
+
+def write(path, res=None, overwrite=False):
+    data = baseline_from_result("toy", res or result(), "somewhere", {"variant": "bf16"})
+    write_baseline(path, data, overwrite=overwrite)
+    return data
+
+
+def compatible(path, **overrides):
+    args = dict(task_version="1.0", metric="acc", dataset_fingerprint="fp-data", prompt_shas={"0": "s0", "1": "s1"})
+    args.update(overrides)
+    check_compatible(read_baseline(path), **args)
+
+
+def test_round_trip_keeps_items_and_provenance(tmp_path):
+    path = tmp_path / "toy" / "mmlu-0shot.json"
+    write(path)
+    baseline = read_baseline(path)
+    assert baseline.data.score == pytest.approx(2 / 3) and baseline.data.n == 3
+    assert baseline.item_scores("acc") == {"0": 1.0, "1": 0.0, "2": 1.0}
+    assert baseline.data.provenance == {"variant": "bf16"}
+    assert not list(path.parent.glob(".*tmp"))  # no temporary file left behind
+
+
+def test_existing_baseline_is_not_replaced_without_the_flag(tmp_path):
+    path = tmp_path / "b.json"
+    write(path)
+    with pytest.raises(BaselineError, match="a baseline exists; pass --update-baselines"):
+        write(path, result(scores=(0.0, 0.0, 0.0)))
+    assert read_baseline(path).data.score == pytest.approx(2 / 3)
+    write(path, result(scores=(0.0, 0.0, 0.0)), overwrite=True)
+    assert read_baseline(path).data.score == 0.0
+
+
+def test_failed_write_leaves_the_old_file_intact(tmp_path, monkeypatch):
+    path = tmp_path / "b.json"
+    write(path)
+    before = path.read_text()
+
+    def explode(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(json, "dump", explode)
+    with pytest.raises(OSError, match="disk full"):
+        write(path, overwrite=True)
+    assert path.read_text() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["b.json"]
+
+
+def test_missing_baseline_has_its_own_error(tmp_path):
+    with pytest.raises(MissingBaselineError, match="no baseline recorded"):
+        read_baseline(tmp_path / "none.json")
+
+
+def test_corrupted_json_names_file_line_and_column(tmp_path):
+    path = tmp_path / "b.json"
+    write(path)
+    path.write_text(path.read_text()[:50])
+    with pytest.raises(BaselineError, match=r"b.json: not valid JSON \(line \d+, column \d+"):
+        read_baseline(path)
+
+
+def test_missing_key_is_named(tmp_path):
+    path = tmp_path / "b.json"
+    write(path)
+    raw = json.loads(path.read_text())
+    del raw["dataset"]
+    path.write_text(json.dumps(raw))
+    with pytest.raises(BaselineError, match="b.json: dataset: Field required"):
+        read_baseline(path)
+
+
+def test_edited_score_that_disagrees_with_items_is_refused(tmp_path):
+    path = tmp_path / "b.json"
+    write(path)
+    raw = json.loads(path.read_text())
+    raw["score"] = 0.99
+    path.write_text(json.dumps(raw))
+    with pytest.raises(BaselineError, match="disagree with its items"):
+        read_baseline(path)
+
+
+def test_dataset_change_is_refused(tmp_path):
+    path = tmp_path / "b.json"
+    write(path)
+    with pytest.raises(BaselineError, match="recorded on dataset fp-data .* The data changed"):
+        compatible(path, dataset_fingerprint="other")
+
+
+def test_task_version_change_is_refused(tmp_path):
+    path = tmp_path / "b.json"
+    write(path)
+    with pytest.raises(BaselineError, match="task version 1.0; this run uses 2.0"):
+        compatible(path, task_version="2.0")
+
+
+def test_prompt_change_is_refused_naming_the_first_item(tmp_path):
+    path = tmp_path / "b.json"
+    write(path)
+    with pytest.raises(BaselineError, match=r"prompt changed for 1 of 2 items .*first: item '1'"):
+        compatible(path, prompt_shas={"0": "s0", "1": "edited"})
+
+
+def test_items_beyond_the_baseline_are_refused(tmp_path):
+    path = tmp_path / "b.json"
+    write(path)
+    with pytest.raises(BaselineError, match="covers 3 items but 1 of this run's 4 are not among them"):
+        compatible(path, prompt_shas={"0": "s0", "1": "s1", "2": "s2", "3": "s3"})
+
+
+def test_a_subset_of_the_baseline_is_comparable(tmp_path):
+    path = tmp_path / "b.json"
+    write(path)
+    compatible(path, prompt_shas={"2": "s2"})

@@ -1,0 +1,100 @@
+"""Catalogue validation: every error names the file, line, key and reason; valid files become cases."""
+
+from pathlib import Path
+
+import pytest
+
+from quantgate.catalogue import load_catalogue
+from quantgate.errors import CatalogueError
+
+CATALOGUES = Path(__file__).parents[2] / "fixtures" / "catalogues"
+
+
+def error_of(name):
+    with pytest.raises(CatalogueError) as info:
+        load_catalogue([CATALOGUES / name])
+    return str(info.value)
+
+
+def test_unknown_key_names_file_line_key_and_suggests_the_right_one():
+    message = error_of("unknown-key.yaml")
+    assert "unknown-key.yaml:10:" in message
+    assert "families.toy.variants.bf16.engine.tensor_paralel_size: unknown key" in message
+    assert "did you mean 'tensor_parallel_size'?" in message
+
+
+def test_missing_field_is_reported_with_its_path():
+    message = error_of("missing-field.yaml")
+    assert "missing-field.yaml:5: families.toy.benchmarks.gsm8k.tolerance: required key is missing" in message
+
+
+def test_duplicate_variant_name_is_refused_with_both_lines():
+    message = error_of("duplicate-variant.yaml")
+    assert (
+        "duplicate-variant.yaml:11: families.toy.variants.int4-awq: duplicate key (first defined on line 9)" in message
+    )
+
+
+def test_unknown_benchmark_is_refused_with_a_suggestion():
+    message = error_of("unknown-benchmark.yaml")
+    assert "unknown-benchmark.yaml:6: families.toy.benchmarks.mmlu-0shot.task: unknown benchmark 'mmluu'" in message
+    assert "did you mean 'mmlu'?" in message
+
+
+def test_reference_must_name_a_variant():
+    assert "families.toy.reference: names no variant of this family (variants: bf16)" in error_of("bad-reference.yaml")
+
+
+def test_one_of_several_keys_is_required():
+    message = error_of("two-checkpoints.yaml")
+    assert "families.toy.benchmarks.gsm8k.tolerance: give exactly one of absolute, relative" in message
+    assert "families.toy.variants.bf16.checkpoint: give exactly one of hub, path, embedded, same_as" in message
+
+
+def test_duplicate_family_across_files_names_both_files():
+    message = error_of("duplicate-family")
+    assert "b.yaml:2: families.toy: duplicate family name (already defined in" in message
+    assert "a.yaml" in message
+
+
+def test_invalid_yaml_names_the_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("families:\n  toy: [unclosed\n")
+    with pytest.raises(CatalogueError, match=r"bad.yaml:3: not valid YAML"):
+        load_catalogue([bad])
+
+
+def test_missing_catalogue_path_is_an_error(tmp_path):
+    with pytest.raises(CatalogueError, match="catalogue file or directory not found"):
+        load_catalogue([tmp_path / "nope.yaml"])
+
+
+def test_valid_catalogue_becomes_cases_with_ids_markers_and_merged_engine_args():
+    catalogue = load_catalogue([CATALOGUES / "valid.yaml"])
+    ids = [case.id for case in catalogue.cases]
+    assert ids == [
+        "toy-1b-bf16-gsm8k",
+        "toy-1b-bf16-mmlu-0shot",
+        "toy-1b-int4-awq-gsm8k",  # the variant runs only the benchmarks it lists
+        "toy-1b-fp8-gsm8k",
+        "toy-1b-fp8-mmlu-0shot",
+    ]
+    by_id = {case.id: case for case in catalogue.cases}
+    awq = by_id["toy-1b-int4-awq-gsm8k"]
+    assert awq.markers == ("gsm8k", "int4", "awq")
+    assert awq.variant.engine_args == {"max_model_len": 4096, "gpu_memory_utilization": 0.5}
+    fp8 = by_id["toy-1b-fp8-mmlu-0shot"]
+    assert fp8.markers == ("mmlu", "fp8", "cuda")
+    assert fp8.task == "mmlu"
+    assert fp8.variant.checkpoint.hub == "org/toy-1b" and fp8.variant.checkpoint.revision == "0123abc"
+    assert fp8.variant.engine_args["quantization"] == "fp8"
+    assert by_id["toy-1b-bf16-gsm8k"].markers == ("gsm8k", "bf16", "reference")
+    assert catalogue.reference_of(fp8).id == "toy-1b-bf16-mmlu-0shot"
+
+
+def test_repository_catalogue_is_valid_and_has_the_qwen3_8b_matrix():
+    catalogue = load_catalogue([Path(__file__).parents[2] / "catalogue"])
+    qwen = {case.id for case in catalogue.cases if case.variant.family == "qwen3-8b"}
+    for variant in ("bf16", "fp8-static", "fp8-dynamic", "int4-gptq", "int4-awq"):
+        for benchmark in ("gsm8k", "mmlu", "mmlu-0shot", "piqa"):
+            assert f"qwen3-8b-{variant}-{benchmark}" in qwen

