@@ -7,6 +7,7 @@ collection time.
 from __future__ import annotations
 
 import gc
+import math
 import os
 import platform
 import time
@@ -40,7 +41,7 @@ class VLLMEngine:
             ) from exc
         start = time.perf_counter()
         try:
-            self._llm = LLM(model=model, revision=revision, **engine_args)
+            self._llm: Any = LLM(model=model, revision=revision, **engine_args)
         except Exception as exc:  # vLLM raises many types on load; keep the cause for the test's error
             self._reap_children()
             raise EngineLoadError(f"vLLM could not load {model!r}: {type(exc).__name__}: {exc}") from exc
@@ -108,7 +109,7 @@ class VLLMEngine:
         )
         sums = {}
         for (tokens, start), out in zip(unique, outputs):
-            sums[(tokens, start)] = sum(
+            sums[(tokens, start)] = math.fsum(
                 float(out.prompt_logprobs[pos][tokens[pos]].logprob) for pos in range(start, len(tokens))
             )
         return [sums[(tuple(tokens), start)] for tokens, start in sequences]
@@ -140,15 +141,20 @@ class VLLMEngine:
         return Release(time.perf_counter() - start, exited, self._gpu_before, gpu_after)
 
     def _reap_children(self) -> int:
-        """Wait for the engine's processes to exit; raise if they do not."""
-        pids = _engine_children() - self._children_before
-        procs = [psutil.Process(pid) for pid in pids if psutil.pid_exists(pid)]
-        gone, alive = psutil.wait_procs(procs, timeout=RELEASE_TIMEOUT_S)
+        """Wait for the engine's processes (those started by the load) to exit; raise if they do not."""
+        pids = getattr(self, "_pids", None) or (_engine_children() - self._children_before)
+        procs = []
+        for pid in pids:
+            try:
+                procs.append(psutil.Process(pid))
+            except psutil.NoSuchProcess:
+                continue  # already gone
+        _, alive = psutil.wait_procs(procs, timeout=RELEASE_TIMEOUT_S)
         if alive:
             raise EngineError(
                 f"engine processes {[p.pid for p in alive]} still running {RELEASE_TIMEOUT_S:.0f} s after close"
             )
-        return len(gone)
+        return len(pids)
 
     def _wait_gpu_release(self, start: float) -> float | None:
         if self._gpu_before is None:
