@@ -18,7 +18,7 @@ from quantgate.engines.vllm_engine import cuda_device_count
 from quantgate.errors import BaselineError, CatalogueError, MissingBaselineError
 from quantgate.report import ResultsCollector, outcome_properties, register_html_columns
 from quantgate.runner import PreparedBenchmark
-from quantgate.session import EngineManager, Evaluator, Outcome, Settings, vllm_loader
+from quantgate.session import EngineManager, Evaluator, Outcome, Settings, Status, vllm_loader
 
 CATALOGUE = pytest.StashKey[Catalogue]()
 EVALUATOR = pytest.StashKey[Evaluator]()
@@ -159,7 +159,7 @@ def accuracy(request: pytest.FixtureRequest, quantgate_case: Case) -> AccuracyRu
         run.baseline = evaluator.check_baseline(case, prepared)
     except BaselineError as exc:
         command = record_command(request.config, request.node, case)
-        status = "no-baseline" if isinstance(exc, MissingBaselineError) else "refused"
+        status: Status = "no-baseline" if isinstance(exc, MissingBaselineError) else "refused"
         run.problem = Outcome(status, f"{exc}\nRecord it with:\n  {command}")
         return run
     run.engine, run.loaded = evaluator.engines.acquire(case.variant)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -75,7 +75,7 @@ def outcome_properties(case: Case, outcome: Outcome | None) -> dict[str, Any]:
 def properties_of(report: pytest.TestReport) -> dict[str, Any] | None:
     for name, value in report.user_properties:
         if name == "quantgate":
-            return value
+            return cast(dict[str, Any], value)
     return None
 
 

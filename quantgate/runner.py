@@ -6,8 +6,9 @@ import dataclasses
 import hashlib
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from quantgate.benchmarks.base import Benchmark, Response
 from quantgate.engines.base import Engine
@@ -116,7 +117,7 @@ def run(prepared: PreparedBenchmark, engine: Engine) -> TaskResult:
     start = time.perf_counter()
     flat = [(i, j, r) for i, item in enumerate(prepared.items) for j, r in enumerate(item.requests)]
     responses: list[list[Response | None]] = [[None] * len(item.requests) for item in prepared.items]
-    batches = (
+    batches: tuple[tuple[type, Callable[[list[Any]], Sequence[Response]]], ...] = (
         (GenerationRequest, engine.generate),
         (LoglikelihoodRequest, engine.loglikelihood),
         (NextTokenRequest, engine.next_token_logprobs),
@@ -125,7 +126,7 @@ def run(prepared: PreparedBenchmark, engine: Engine) -> TaskResult:
         batch = [(i, j, r) for i, j, r in flat if isinstance(r, kind)]
         if not batch:
             continue
-        answers = serve([r for _, _, r in batch])  # type: ignore[operator]
+        answers = serve([r for _, _, r in batch])
         if len(answers) != len(batch):
             raise EngineError(f"engine returned {len(answers)} answers for {len(batch)} {kind.__name__}s")
         for (i, j, _), answer in zip(batch, answers):

