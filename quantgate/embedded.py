@@ -125,11 +125,18 @@ def build_quantized(cache_dir: Path, name: str, scheme: str) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cache-dir", type=Path, default=default_cache_dir())
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=[BF16, *QUANTIZED],
+        help="build only these checkpoints (the BF16 one is always built: the others derive from it)",
+    )
     args = parser.parse_args(argv)
     start = time.perf_counter()
     print(f"bf16: {build_bf16(args.cache_dir)}", flush=True)
     for name, scheme in QUANTIZED.items():
-        print(f"{scheme}: {build_quantized(args.cache_dir, name, scheme)}", flush=True)
+        if args.only is None or name in args.only:
+            print(f"{scheme}: {build_quantized(args.cache_dir, name, scheme)}", flush=True)
     print(f"embedded family ready in {time.perf_counter() - start:.0f} s")
     return 0
 
