@@ -184,8 +184,11 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):
     if evaluator is None or evaluator.engines.current is None:
         return result
     following = case_of(nextitem)
-    if following is None or following.variant.key != evaluator.engines.current:
-        evaluator.engines.release()
+    key = evaluator.engines.current
+    if following is None or following.variant.key != key:
+        released = evaluator.engines.release()
+        if released is not None:
+            item.user_properties.append(("quantgate_release", {"variant": key, **dataclasses.asdict(released)}))
     return result
 
 

@@ -72,9 +72,9 @@ def outcome_properties(case: Case, outcome: Outcome | None) -> dict[str, Any]:
     return props
 
 
-def properties_of(report: pytest.TestReport) -> dict[str, Any] | None:
-    for name, value in report.user_properties:
-        if name == "quantgate":
+def properties_of(report: pytest.TestReport, name: str = "quantgate") -> dict[str, Any] | None:
+    for key, value in report.user_properties:
+        if key == name:
             return cast(dict[str, Any], value)
     return None
 
@@ -120,8 +120,12 @@ class ResultsCollector:
         self.path = report_dir / "results.json"
         self.config = config
         self.results: list[dict[str, Any]] = []
+        self.releases: list[dict[str, Any]] = []
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        released = properties_of(report, "quantgate_release")
+        if released is not None:
+            self.releases.append(released)
         props = properties_of(report)
         if props is not None:
             self.results.append({**props, "outcome": report.outcome, "duration_s": round(report.duration, 3)})
@@ -143,6 +147,7 @@ class ResultsCollector:
                 "command": list(self.config.invocation_params.args),
                 "environment": environment(),
                 "engine_loads": loads,
+                "engine_releases": self.releases,
                 "results": self.results,
             },
         )

@@ -98,7 +98,6 @@ class EngineManager:
 
     loader: Callable[[Variant], Engine]
     loads: Counter[str] = field(default_factory=Counter)
-    releases: list[tuple[str, Release]] = field(default_factory=list)
     _current: tuple[str, Engine] | None = None
     _failed: dict[str, str] = field(default_factory=dict)
 
@@ -129,11 +128,9 @@ class EngineManager:
         """Close the current engine and confirm its memory is back."""
         if self._current is None:
             return None
-        key, engine = self._current
+        _, engine = self._current
         self._current = None
-        released = engine.close()
-        self.releases.append((key, released))
-        return released
+        return engine.close()
 
 
 @dataclass

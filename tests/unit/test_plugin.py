@@ -98,6 +98,7 @@ def test_full_matrix_loads_each_variant_once_and_reference_first(project):
     assert project.events == [("load", "bf16"), ("close", "bf16"), ("load", "int8"), ("close", "int8")]
     results = json.loads((project.path / "reports" / "results.json").read_text())
     assert results["engine_loads"] == {"toy-bf16": 1, "toy-int8": 1}
+    assert [r["variant"] for r in results["engine_releases"]] == ["toy-bf16", "toy-int8"]
     statuses = {r["id"]: r["status"] for r in results["results"]}
     assert statuses["toy-bf16-gsm8k"] == "recorded" and statuses["toy-int8-gsm8k"] == "passed"
     stored = json.loads((project.path / "baselines" / "toy" / "mmlu.json").read_text())
