@@ -137,9 +137,8 @@ def record_command(config: pytest.Config, node: pytest.Item, case: Case) -> str:
     reference = config.stash[CATALOGUE].reference_of(case)
     nodeid = node.nodeid.replace(f"[{case.id}]", f"[{reference.id}]")
     args = ["pytest", "--update-baselines"]
-    for option, flag in (("catalogue", "--catalogue"),):
-        for value in config.getoption(option) or []:
-            args += [flag, str(value)]
+    for value in config.getoption("catalogue") or []:
+        args += ["--catalogue", str(value)]
     for option, flag in (("limit", "--limit"), ("baselines_dir", "--baselines-dir")):
         if config.getoption(option) is not None:
             args += [flag, str(config.getoption(option))]
