@@ -7,6 +7,7 @@ its dataset, task version or any shared item's prompt differs from the current r
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from quantgate.errors import BaselineError, MissingBaselineError
+from quantgate.gate import Metric
 from quantgate.records import TaskResult
 
 SCHEMA = 1
@@ -58,8 +60,8 @@ class Baseline:
     path: Path
     data: BaselineFile
 
-    def item_scores(self, metric: str) -> dict[str, float]:
-        return {item_id: item.scores[metric] for item_id, item in self.data.items.items() if metric in item.scores}
+    def item_scores(self) -> dict[str, dict[str, float]]:
+        return {item_id: item.scores for item_id, item in self.data.items.items()}
 
 
 def baseline_path(root: Path, family: str, benchmark: str) -> Path:
@@ -85,15 +87,8 @@ def read_baseline(path: Path) -> Baseline:
         raise BaselineError(f"{path}: {where}: {first['msg']}{more}") from None
     if data.schema_version != SCHEMA:
         raise BaselineError(f"{path}: schema_version {data.schema_version}, this quantgate reads {SCHEMA}")
-    values = [item.scores.get(data.metric) for item in data.items.values()]
-    if not values or any(v is None for v in values):
-        raise BaselineError(f"{path}: items lack scores for the metric {data.metric!r}")
-    mean = sum(v for v in values if v is not None) / len(values)
-    if len(values) != data.n or abs(mean - data.score) > 1e-9:
-        raise BaselineError(
-            f"{path}: score {data.score} and n {data.n} disagree with its items (mean {mean:.6f} over {len(values)}); "
-            "the file was edited or damaged"
-        )
+    if not data.items:
+        raise BaselineError(f"{path}: has no items")
     return Baseline(path, data)
 
 
@@ -140,12 +135,22 @@ def check_compatible(
     baseline: Baseline,
     *,
     task_version: str,
-    metric: str,
+    metric: Metric,
     dataset_fingerprint: str,
     prompt_shas: dict[str, str],
 ) -> None:
-    """Refuse a baseline that was not measured on the same data, prompts and items as this run."""
+    """Refuse a baseline that was not measured on the same data, prompts and items as this run, or
+    whose stored score disagrees with its own items (an edited or damaged file)."""
     data, path = baseline.data, baseline.path
+    try:
+        recomputed = metric.value([item.scores for item in data.items.values()])
+    except KeyError as exc:
+        raise BaselineError(f"{path}: items lack the scores {metric.name} is computed from ({exc})") from None
+    if len(data.items) != data.n or not math.isclose(recomputed, data.score, rel_tol=1e-9, abs_tol=1e-9):
+        raise BaselineError(
+            f"{path}: score {data.score} and n {data.n} disagree with its items ({metric.name} {recomputed:.6f} "
+            f"over {len(data.items)}); the file was edited or damaged"
+        )
     if data.dataset.fingerprint != dataset_fingerprint:
         raise BaselineError(
             f"{path}: recorded on dataset {data.dataset.fingerprint[:12]} ({data.dataset.origin}); "
@@ -168,5 +173,3 @@ def check_compatible(
             f"{path}: the prompt changed for {len(changed)} of {len(prompt_shas)} items since the baseline was "
             f"recorded (first: item {changed[0]!r}); scores are not comparable: record a new baseline."
         )
-    if any(metric not in data.items[item].scores for item in prompt_shas):
-        raise BaselineError(f"{path}: has no {metric!r} scores; record a new baseline.")

@@ -114,7 +114,9 @@ class TaskResult:
     wall_s: float
     """Seconds spent serving and scoring the requests (engine load excluded)."""
     metrics: dict[str, float] = field(default_factory=dict)
-    """Mean of every metric over the items."""
+    """Every metric of the benchmark over the items."""
+    higher_is_better: bool = True
+    """False for perplexity-like metrics."""
 
     @property
     def n(self) -> int:

@@ -147,10 +147,8 @@ def run(prepared: PreparedBenchmark, engine: Engine) -> TaskResult:
                 group=item.sample.group,
             )
         )
-    metrics = {
-        m: sum(r.scores[m] for r in results) / len(results) if results else float("nan")
-        for m in prepared.benchmark.metrics
-    }
+    item_scores = [r.scores for r in results]
+    metrics = {m: prepared.benchmark.metric(m).value(item_scores) for m in prepared.benchmark.metrics}
     return TaskResult(
         benchmark=prepared.name,
         task=prepared.benchmark.name,
@@ -160,4 +158,5 @@ def run(prepared: PreparedBenchmark, engine: Engine) -> TaskResult:
         dataset_fingerprint=prepared.dataset_fingerprint,
         wall_s=time.perf_counter() - start,
         metrics=metrics,
+        higher_is_better=prepared.benchmark.higher_is_better,
     )

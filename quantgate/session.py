@@ -180,7 +180,7 @@ class Evaluator:
         check_compatible(
             baseline,
             task_version=prepared.benchmark.version,
-            metric=prepared.metric,
+            metric=prepared.benchmark.metric(prepared.metric),
             dataset_fingerprint=prepared.dataset_fingerprint,
             prompt_shas={item.sample.id: item.prompt_sha for item in prepared.items},
         )
@@ -191,18 +191,17 @@ class Evaluator:
         items_file = self.write_items(case, result)
         label = f"{case.variant.key} on {case.benchmark}"
         tolerance = to_tolerance(case)
+        metric = prepared.benchmark.metric(result.metric)
+        scores = {item.id: item.scores for item in result.items}
         if baseline is None:
             path = self.baseline_file(case)
             provenance = self.provenance(case, prepared, engine)
             data = baseline_from_result(case.variant.family, result, prepared.origin, provenance)
             write_baseline(path, data, overwrite=self.settings.update_baselines)
-            baseline = read_baseline(path)
-            scores = {item.id: item.scores[result.metric] for item in result.items}
-            gate = compare(scores, baseline.item_scores(result.metric), tolerance, label=label)
+            gate = compare(scores, read_baseline(path).item_scores(), metric, tolerance, label=label)
             message = f"recorded baseline {path} ({result.metric} {result.score:.4f}, n={result.n})"
             return Outcome("recorded", message, gate, result, path, items_file)
-        scores = {item.id: item.scores[result.metric] for item in result.items}
-        gate = compare(scores, baseline.item_scores(result.metric), tolerance, label=label)
+        gate = compare(scores, baseline.item_scores(), metric, tolerance, label=label)
         status: Status = "passed" if gate.passed else "failed"
         return Outcome(status, gate.message, gate, result, baseline.path, items_file)
 

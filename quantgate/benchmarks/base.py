@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
+from quantgate.gate import Metric
 from quantgate.records import (
     Generation,
     GenerationRequest,
@@ -52,9 +53,11 @@ class Benchmark(ABC):
     hub: ClassVar[HubSource]
     """Default data source."""
     metrics: ClassVar[tuple[str, ...]]
-    """Metric names every item is scored with."""
+    """Metric names the benchmark reports (aggregated over items by ``aggregate``)."""
     primary_metric: ClassVar[str]
     """The metric the gate reads unless the catalogue names another."""
+    higher_is_better: ClassVar[bool] = True
+    """False for perplexity-like metrics: the gate then bounds the increase."""
     num_fewshot: ClassVar[int] = 0
     """Default number of few-shot examples."""
     fewshot_sampler: ClassVar[Literal["random", "first_n"]] = "random"
@@ -78,6 +81,14 @@ class Benchmark(ABC):
     @abstractmethod
     def score(self, sample: Sample, responses: Sequence[Response]) -> Scored:
         """Score the engine's responses, in the order of ``requests``."""
+
+    def metric(self, name: str) -> Metric:
+        """How ``name`` is computed from items' scores: a mean, unless a task says otherwise."""
+        return Metric(name, self.higher_is_better)
+
+    def chance(self, sample: Sample) -> float | None:
+        """The score of guessing on this item, for below-chance checks; None where guessing means nothing."""
+        return None
 
     def context(self, sample: Sample, shots: Sequence[Sample]) -> str:
         """lm-eval's plain-text prompt: description, then each shot's question, target delimiter,
@@ -124,6 +135,9 @@ class ChoiceBenchmark(Benchmark):
 
     scoring: ClassVar[Literal["loglikelihood", "next_token"]] = "loglikelihood"
     metrics: ClassVar[tuple[str, ...]] = ("acc", "acc_norm")
+
+    def chance(self, sample: Sample) -> float | None:
+        return 1.0 / len(sample.choices)
 
     def continuations(self, sample: Sample) -> tuple[str, ...]:
         return tuple(self.target_delimiter + choice for choice in sample.choices)

@@ -12,6 +12,7 @@ from quantgate.baselines import (
     write_baseline,
 )
 from quantgate.errors import BaselineError, MissingBaselineError
+from quantgate.gate import Metric
 from quantgate.records import ItemResult, TaskResult
 
 
@@ -30,7 +31,9 @@ def write(path, res=None, overwrite=False):
 
 
 def compatible(path, **overrides):
-    args = dict(task_version="1.0", metric="acc", dataset_fingerprint="fp-data", prompt_shas={"0": "s0", "1": "s1"})
+    args = dict(
+        task_version="1.0", metric=Metric("acc"), dataset_fingerprint="fp-data", prompt_shas={"0": "s0", "1": "s1"}
+    )
     args.update(overrides)
     check_compatible(read_baseline(path), **args)
 
@@ -40,7 +43,7 @@ def test_round_trip_keeps_items_and_provenance(tmp_path):
     write(path)
     baseline = read_baseline(path)
     assert baseline.data.score == pytest.approx(2 / 3) and baseline.data.n == 3
-    assert baseline.item_scores("acc") == {"0": 1.0, "1": 0.0, "2": 1.0}
+    assert baseline.item_scores() == {"0": {"acc": 1.0}, "1": {"acc": 0.0}, "2": {"acc": 1.0}}
     assert baseline.data.provenance == {"variant": "bf16"}
     assert not list(path.parent.glob(".*tmp"))  # no temporary file left behind
 
@@ -99,8 +102,8 @@ def test_edited_score_that_disagrees_with_items_is_refused(tmp_path):
     raw = json.loads(path.read_text())
     raw["score"] = 0.99
     path.write_text(json.dumps(raw))
-    with pytest.raises(BaselineError, match="disagree with its items"):
-        read_baseline(path)
+    with pytest.raises(BaselineError, match=r"score 0.99 and n 3 disagree with its items \(acc 0.666667 over 3\)"):
+        compatible(path)
 
 
 def test_dataset_change_is_refused(tmp_path):

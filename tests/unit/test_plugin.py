@@ -112,7 +112,7 @@ def test_a_drop_fails_naming_variant_benchmark_and_numbers(project):
     result = run(project, "-k", "int4-bad-mmlu")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
-        ["*toy-int4-bad on mmlu: score 0.0000 DROPPED against baseline 1.0000 (delta -1.0000; "
+        ["*toy-int4-bad on mmlu: acc 0.0000 DROPPED against baseline 1.0000 (delta -1.0000; "
          "< threshold 0.9000 = baseline - absolute 0.1; n=8)*"]
     )  # fmt: skip
 
