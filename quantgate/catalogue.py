@@ -131,6 +131,19 @@ class EngineArgs(_Spec):
         return {**known, **(self.extra or {})}
 
 
+class ChatSpec(_Spec):
+    """Prompts go through the tokenizer's chat template (as lm-eval's ``--apply_chat_template``)."""
+
+    enable_thinking: bool | None = None
+    """Qwen3's thinking switch, passed to the template."""
+    options: dict[str, Any] | None = None
+    """Other template variables."""
+
+    def template_options(self) -> dict[str, Any]:
+        thinking = {} if self.enable_thinking is None else {"enable_thinking": self.enable_thinking}
+        return {**(self.options or {}), **thinking}
+
+
 class VariantSpec(_Spec):
     checkpoint: Checkpoint
     requires: Literal["any", "cuda", "cpu"] | None = None
@@ -144,6 +157,7 @@ class FamilySpec(_Spec):
     reference: str
     requires: Literal["any", "cuda", "cpu"] = "any"
     description: str | None = None
+    chat: ChatSpec | None = None
     engine: EngineArgs = EngineArgs()
     benchmarks: dict[str, BenchmarkSpec]
     variants: dict[str, VariantSpec]
@@ -165,6 +179,9 @@ class Variant:
     is_reference: bool
     requires: str
     file: Path
+    reference_checkpoint: Checkpoint
+    """The reference variant's checkpoint: its tokenizer renders chat prompts for the whole family."""
+    chat: ChatSpec | None = None
 
     @property
     def key(self) -> str:
@@ -391,6 +408,8 @@ def _cases(spec: CatalogueFile, file: Path, lines: dict[KeyPath, int]) -> list[C
                 is_reference=var_name == fam.reference,
                 requires=var.requires or fam.requires,
                 file=file,
+                reference_checkpoint=_resolve_paths(fam.variants[fam.reference].checkpoint, file),
+                chat=fam.chat,
             )
             for bench_name, bench in fam.benchmarks.items():
                 if var.benchmarks is None or bench_name in var.benchmarks:

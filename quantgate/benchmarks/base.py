@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
+from quantgate.chat import ChatFormat
 from quantgate.gate import Metric
 from quantgate.records import (
     Generation,
@@ -75,8 +76,8 @@ class Benchmark(ABC):
         return ""
 
     @abstractmethod
-    def requests(self, sample: Sample, context: str) -> tuple[Request, ...]:
-        """The engine requests that score ``sample`` given its full context."""
+    def requests(self, sample: Sample, context: str, *, chat: bool = False) -> tuple[Request, ...]:
+        """The engine requests that score ``sample`` given its full context (chat-rendered or not)."""
 
     @abstractmethod
     def score(self, sample: Sample, responses: Sequence[Response]) -> Scored:
@@ -90,14 +91,14 @@ class Benchmark(ABC):
         """The score of guessing on this item, for below-chance checks; None where guessing means nothing."""
         return None
 
-    def context(self, sample: Sample, shots: Sequence[Sample]) -> str:
-        """lm-eval's plain-text prompt: description, then each shot's question, target delimiter,
-        answer and few-shot delimiter, then the question."""
-        parts = [self.description(sample)]
-        for shot in shots:
-            parts.append(shot.text + self.target_delimiter + shot.target + self.fewshot_delimiter)
-        parts.append(sample.text)
-        return "".join(parts)
+    def context(self, sample: Sample, shots: Sequence[Sample], chat: ChatFormat | None = None) -> str:
+        """lm-eval's prompt: the description, then each shot's question, target delimiter, answer and
+        few-shot delimiter, then the question; with a chat format, the description is the system
+        message and the rest one user message."""
+        turns = "".join(shot.text + self.target_delimiter + shot.target + self.fewshot_delimiter for shot in shots)
+        if chat is not None:
+            return chat.render(self.description(sample), turns + sample.text)
+        return self.description(sample) + turns + sample.text
 
     def fewshot(self, samples: Sequence[Sample], pool: Sequence[Sample], n: int) -> list[list[Sample]]:
         """Few-shot examples for each sample, in the order lm-eval draws them."""
@@ -121,7 +122,7 @@ class GenerativeBenchmark(Benchmark):
     max_tokens: ClassVar[int] = 256
     """lm-eval's default ``max_gen_toks``."""
 
-    def requests(self, sample: Sample, context: str) -> tuple[Request, ...]:
+    def requests(self, sample: Sample, context: str, *, chat: bool = False) -> tuple[Request, ...]:
         return (GenerationRequest(context, self.max_tokens, self.until),)
 
 
@@ -139,19 +140,22 @@ class ChoiceBenchmark(Benchmark):
     def chance(self, sample: Sample) -> float | None:
         return 1.0 / len(sample.choices)
 
-    def continuations(self, sample: Sample) -> tuple[str, ...]:
-        return tuple(self.target_delimiter + choice for choice in sample.choices)
+    def continuations(self, sample: Sample, *, chat: bool = False) -> tuple[str, ...]:
+        # After a chat template's assistant prompt lm-eval drops the delimiter before the choice.
+        delimiter = "" if chat else self.target_delimiter
+        return tuple(delimiter + choice for choice in sample.choices)
 
-    def requests(self, sample: Sample, context: str) -> tuple[Request, ...]:
+    def requests(self, sample: Sample, context: str, *, chat: bool = False) -> tuple[Request, ...]:
+        continuations = self.continuations(sample, chat=chat)
         if self.scoring == "next_token":
-            return (NextTokenRequest(context, self.continuations(sample)),)
-        return tuple(LoglikelihoodRequest(context, cont) for cont in self.continuations(sample))
+            return (NextTokenRequest(context, continuations),)
+        return tuple(LoglikelihoodRequest(context, cont) for cont in continuations)
 
     def score(self, sample: Sample, responses: Sequence[Response]) -> Scored:
         if self.scoring == "next_token":
             (by_candidate,) = responses
             assert isinstance(by_candidate, dict)
-            lls = [by_candidate[c] for c in self.continuations(sample)]
+            lls = list(by_candidate.values())  # in the order of the candidates
         else:
             lls = [float(r) for r in responses]  # type: ignore[arg-type]
         assert sample.gold is not None

@@ -90,6 +90,8 @@ def test_valid_catalogue_becomes_cases_with_ids_markers_and_merged_engine_args()
     assert fp8.variant.engine_args["quantization"] == "fp8"
     assert by_id["toy-1b-bf16-gsm8k"].markers == ("gsm8k", "bf16", "reference")
     assert catalogue.reference_of(fp8).id == "toy-1b-bf16-mmlu-0shot"
+    assert awq.variant.chat.template_options() == {"enable_thinking": False}
+    assert awq.variant.reference_checkpoint.hub == "org/toy-1b"
 
 
 def test_repository_catalogue_is_valid_and_has_the_qwen3_8b_matrix():

@@ -11,13 +11,30 @@ from pathlib import Path
 import pytest
 
 from quantgate.benchmarks import get_benchmark
-from quantgate.packaged import PACKAGED
+from quantgate.chat import ChatFormat
+from quantgate.packaged import PACKAGED, package_dir
 from quantgate.records import GenerationRequest, LoglikelihoodRequest, NextTokenRequest
 from quantgate.runner import prepare
 from quantgate.sources import Splits
 
 GOLDEN = json.loads((Path(__file__).parents[2] / "fixtures" / "lm_eval_golden.json").read_text())
-TASK_OF = {"gsm8k": "gsm8k", "mmlu_5shot": "mmlu", "mmlu_0shot": "mmlu", "piqa": "piqa"}
+TASK_OF = {
+    "gsm8k": "gsm8k",
+    "gsm8k_chat": "gsm8k",
+    "mmlu_5shot": "mmlu",
+    "mmlu_0shot": "mmlu",
+    "mmlu_5shot_chat": "mmlu",
+    "piqa": "piqa",
+}
+
+
+def chat_format(chat):
+    if chat is None:
+        return None
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(package_dir(chat["tokenizer"]) / "tokenizer_files")
+    return ChatFormat(tokenizer, chat["options"])
 
 
 def quantgate_items(case_name):
@@ -33,12 +50,14 @@ def quantgate_items(case_name):
         num_fewshot=case["num_fewshot"],
         limit=len(case["items"]),
         metric=benchmark.primary_metric,
+        chat=chat_format(case["chat"]),
     )
     return case, prepared.items
 
 
 @pytest.mark.parametrize("case_name", sorted(GOLDEN["cases"]))
 def test_prompt_matches_lm_eval_byte_for_byte(case_name):
+    """Plain and chat-template prompts (Qwen3's template with enable_thinking=False)."""
     case, items = quantgate_items(case_name)
     assert len(items) == len(case["items"])
     for item, expected in zip(items, case["items"]):
