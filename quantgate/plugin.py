@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import shlex
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,11 @@ from quantgate.errors import BaselineError, CatalogueError, MissingBaselineError
 from quantgate.report import ResultsCollector, outcome_properties, register_html_columns
 from quantgate.runner import PreparedBenchmark
 from quantgate.session import EngineManager, Evaluator, Outcome, Settings, Status, vllm_loader
+
+
+class QuantgateWarning(UserWarning):
+    """A result that points at a broken evaluation (a group below chance, unparseable answers)."""
+
 
 CATALOGUE = pytest.StashKey[Catalogue]()
 EVALUATOR = pytest.StashKey[Evaluator]()
@@ -128,6 +134,8 @@ class AccuracyRun:
             outcome = self.evaluator.run(self.case, self.prepared, self.baseline, self.engine)
             if self.loaded:
                 outcome = dataclasses.replace(outcome, load_s=self.engine.load_s)
+            for flag in outcome.result.flags if outcome.result else ():
+                warnings.warn(QuantgateWarning(flag), stacklevel=1)
         self.node.stash[OUTCOME] = outcome
         return outcome
 

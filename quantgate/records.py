@@ -96,6 +96,20 @@ class ItemResult:
 
 
 @dataclass(frozen=True)
+class GroupResult:
+    """A benchmark's score on one group of items (an MMLU subject or category, a BBH subtask)."""
+
+    n: int
+    """Items in the group."""
+    score: float
+    """The gated metric over the group."""
+    chance: float | None
+    """The expected score of guessing, where it is defined."""
+    below_chance_p: float | None
+    """One-sided binomial p-value of a score this low if the model guessed; None where undefined."""
+
+
+@dataclass(frozen=True)
 class TaskResult:
     """A benchmark's outcome for one variant."""
 
@@ -117,6 +131,10 @@ class TaskResult:
     """Every metric of the benchmark over the items."""
     higher_is_better: bool = True
     """False for perplexity-like metrics."""
+    groups: dict[str, GroupResult] = field(default_factory=dict)
+    """Per-group scores: groups by name, categories as ``category:<name>``."""
+    flags: tuple[str, ...] = ()
+    """Warnings a release engineer should read (a group below chance, ...)."""
 
     @property
     def n(self) -> int:

@@ -5,6 +5,7 @@ Per-test numbers travel in the report's ``user_properties`` so they reach the xd
 
 from __future__ import annotations
 
+import dataclasses
 import html
 from pathlib import Path
 from typing import Any, cast
@@ -58,6 +59,8 @@ def outcome_properties(case: Case, outcome: Outcome | None) -> dict[str, Any]:
         props.update(
             metric=result.metric,
             metrics=result.metrics,
+            flags=list(result.flags),
+            groups={name: dataclasses.asdict(group) for name, group in result.groups.items()},
             invalid=result.invalid,
             task_version=result.task_version,
             dataset_fingerprint=result.dataset_fingerprint,
@@ -169,4 +172,6 @@ class ResultsCollector:
             terminalreporter.write_line(
                 f"{(entry['status'] or entry['outcome']).upper():<11} {entry['id']:<45} {numbers}"
             )
+            for flag in entry.get("flags", []):
+                terminalreporter.write_line(f"            ! {flag}")
         terminalreporter.write_line(f"results: {self.path}")

@@ -23,6 +23,7 @@ from quantgate.records import (
     Sample,
     TaskResult,
 )
+from quantgate.sanity import flags_for, group_results
 from quantgate.sources import Splits
 
 
@@ -149,8 +150,12 @@ def run(prepared: PreparedBenchmark, engine: Engine) -> TaskResult:
                 group=item.sample.group,
             )
         )
+    benchmark = prepared.benchmark
     item_scores = [r.scores for r in results]
-    metrics = {m: prepared.benchmark.metric(m).value(item_scores) for m in prepared.benchmark.metrics}
+    metrics = {m: benchmark.metric(m).value(item_scores) for m in benchmark.metrics}
+    chances = [benchmark.chance(item.sample) for item in prepared.items]
+    groups = group_results(results, chances, benchmark.metric(prepared.metric), benchmark.category)
+    invalid = sum(r.invalid for r in results)
     return TaskResult(
         benchmark=prepared.name,
         task=prepared.benchmark.name,
@@ -160,5 +165,7 @@ def run(prepared: PreparedBenchmark, engine: Engine) -> TaskResult:
         dataset_fingerprint=prepared.dataset_fingerprint,
         wall_s=time.perf_counter() - start,
         metrics=metrics,
-        higher_is_better=prepared.benchmark.higher_is_better,
+        higher_is_better=benchmark.higher_is_better,
+        groups=groups,
+        flags=flags_for(prepared.name, groups, invalid, len(results)),
     )

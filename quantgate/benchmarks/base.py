@@ -91,6 +91,10 @@ class Benchmark(ABC):
         """The score of guessing on this item, for below-chance checks; None where guessing means nothing."""
         return None
 
+    def category(self, group: str) -> str | None:
+        """The category a group belongs to (MMLU: stem, humanities, ...), reported beside the groups."""
+        return None
+
     def context(self, sample: Sample, shots: Sequence[Sample], chat: ChatFormat | None = None) -> str:
         """lm-eval's prompt: the description, then each shot's question, target delimiter, answer and
         few-shot delimiter, then the question; with a chat format, the description is the system
