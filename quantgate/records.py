@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Union
+from typing import Any, Union
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,8 @@ class Sample:
     """Index of the correct choice in ``choices``; None for generative tasks."""
     group: str | None = None
     """Cluster the item belongs to (an MMLU subject, a BBH subtask), or None."""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    """What a benchmark needs beyond the prompt to score the item (tests to run, instructions to check)."""
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,15 @@ class NextTokenRequest:
     """Continuations that must each be exactly one token after ``context`` (e.g. " A", " B")."""
 
 
-Request = Union[GenerationRequest, LoglikelihoodRequest, NextTokenRequest]
+@dataclass(frozen=True)
+class RollingLoglikelihoodRequest:
+    """The log-probability of a whole document, scored in disjoint windows (lm-eval's loglikelihood_rolling)."""
+
+    text: str
+    """The document."""
+
+
+Request = Union[GenerationRequest, LoglikelihoodRequest, NextTokenRequest, RollingLoglikelihoodRequest]
 
 
 @dataclass(frozen=True)

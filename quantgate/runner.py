@@ -20,6 +20,7 @@ from quantgate.records import (
     LoglikelihoodRequest,
     NextTokenRequest,
     Request,
+    RollingLoglikelihoodRequest,
     Sample,
     TaskResult,
 )
@@ -92,7 +93,7 @@ def prepare(
 ) -> PreparedBenchmark:
     """Convert records, draw few-shot examples and build each item's requests."""
     samples = [benchmark.to_sample(record, i) for i, record in enumerate(splits.test)]
-    pool = [benchmark.to_sample(record, i) for i, record in enumerate(splits.fewshot)]
+    pool = [benchmark.to_sample(record, i) for i, record in enumerate(benchmark.fewshot_records(splits))]
     seen: set[str] = set()
     for sample in samples:
         if sample.id in seen:
@@ -124,6 +125,7 @@ def run(prepared: PreparedBenchmark, engine: Engine) -> TaskResult:
         (GenerationRequest, engine.generate),
         (LoglikelihoodRequest, engine.loglikelihood),
         (NextTokenRequest, engine.next_token_logprobs),
+        (RollingLoglikelihoodRequest, engine.loglikelihood_rolling),
     )
     for kind, serve in batches:
         batch = [(i, j, r) for i, j, r in flat if isinstance(r, kind)]

@@ -32,6 +32,10 @@ class HubSource:
     """Split few-shot examples are drawn from, if the task uses any."""
     revision: str | None = None
     """Hub revision (commit, tag or branch); None for the default branch."""
+    configs: tuple[str, ...] = ()
+    """For datasets split into one configuration per subject (C-Eval, BBH): load each, in order."""
+    config_field: str = "subject"
+    """With ``configs``: the record field that receives the configuration's name."""
 
 
 @dataclass(frozen=True)
@@ -94,12 +98,17 @@ def _load_hub(source: HubSource) -> Splits:
 
     where = f"hub dataset {source.path}" + (f" ({source.name})" if source.name else "")
 
-    def split(name: str) -> list[Record]:
+    def load(config: str | None, name: str) -> list[Record]:
         try:
-            ds = datasets.load_dataset(source.path, source.name, split=name, revision=source.revision)
+            ds = datasets.load_dataset(source.path, config, split=name, revision=source.revision)
         except Exception as exc:  # the hub's errors vary by cause; name the dataset and keep the cause
-            raise DatasetError(f"could not load split {name!r} of {where}: {exc}") from exc
+            raise DatasetError(f"could not load split {name!r} of {where} {config or ''}: {exc}") from exc
         return ds.to_list()
+
+    def split(name: str) -> list[Record]:
+        if not source.configs:
+            return load(source.name, name)
+        return [{**r, source.config_field: c} for c in source.configs for r in load(c, name)]
 
     fewshot = split(source.fewshot_split) if source.fewshot_split else []
     return Splits(split(source.test_split), fewshot, where)
@@ -113,9 +122,10 @@ def load_file(path: str | Path) -> list[Record]:
     import datasets
 
     path = Path(path)
-    builder = _BUILDERS.get(path.suffix)
+    suffix = path.suffixes[-2] if path.suffix == ".gz" and len(path.suffixes) > 1 else path.suffix
+    builder = _BUILDERS.get(suffix)
     if builder is None:
-        raise DatasetError(f"{path}: unsupported data file type {path.suffix!r}; use one of {sorted(_BUILDERS)}")
+        raise DatasetError(f"{path}: unsupported data file type {suffix!r}; use one of {sorted(_BUILDERS)} (or .gz)")
     if not path.is_file():
         raise DatasetError(f"{path}: data file not found")
     try:

@@ -6,7 +6,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from quantgate.engines.base import EngineInfo, Release
-from quantgate.records import Generation, GenerationRequest, LoglikelihoodRequest, NextTokenRequest
+from quantgate.records import (
+    Generation,
+    GenerationRequest,
+    LoglikelihoodRequest,
+    NextTokenRequest,
+    RollingLoglikelihoodRequest,
+)
 
 
 def _no_answer(_request: object) -> str:
@@ -20,6 +26,7 @@ class FakeEngine:
     answer: Callable[[GenerationRequest], str] = _no_answer
     loglikelihood_of: Callable[[LoglikelihoodRequest], float] = lambda r: -float(len(r.continuation))
     next_token_of: Callable[[NextTokenRequest], dict[str, float]] = lambda r: {c: -1.0 for c in r.candidates}
+    rolling_of: Callable[[RollingLoglikelihoodRequest], float] = lambda r: -float(len(r.text.split()))
     name: str = "fake"
     batches: list[tuple[str, int]] = field(default_factory=list)
     closed: bool = False
@@ -39,6 +46,10 @@ class FakeEngine:
     def next_token_logprobs(self, requests: Sequence[NextTokenRequest]) -> list[dict[str, float]]:
         self.batches.append(("next_token", len(requests)))
         return [self.next_token_of(r) for r in requests]
+
+    def loglikelihood_rolling(self, requests: Sequence[RollingLoglikelihoodRequest]) -> list[float]:
+        self.batches.append(("rolling", len(requests)))
+        return [self.rolling_of(r) for r in requests]
 
     def close(self) -> Release:
         self.closed = True

@@ -24,7 +24,7 @@ from quantgate.records import (
     Sample,
 )
 from quantgate.scoring import argmax, choice_accuracy
-from quantgate.sources import HubSource, Record
+from quantgate.sources import HubSource, Record, Source, Splits
 
 Response = Generation | float | dict[str, float]
 
@@ -64,8 +64,13 @@ class Benchmark(ABC):
     fewshot_sampler: ClassVar[Literal["random", "first_n"]] = "random"
     """``random``: lm-eval's default sampler (one seeded generator drawn in dataset order);
     ``first_n``: the first examples of the item's group in the pool (MMLU's dev split)."""
+    fewshot_draws_extra: ClassVar[bool] = False
+    """lm-eval draws n + 1 random examples and drops the scored item when a task names no separate
+    few-shot split (HellaSwag, WinoGrande, BoolQ, ...): the same draws keep the same shots."""
     target_delimiter: ClassVar[str] = " "
     fewshot_delimiter: ClassVar[str] = "\n\n"
+    default_source: ClassVar[Source | None] = None
+    """Where the data comes from when the catalogue names no source; None means ``hub``."""
 
     @abstractmethod
     def to_sample(self, record: Record, index: int) -> Sample:
@@ -74,6 +79,11 @@ class Benchmark(ABC):
     def description(self, sample: Sample) -> str:
         """Text placed before the few-shot examples (lm-eval's ``description``)."""
         return ""
+
+    def fewshot_records(self, splits: Splits) -> list[Record]:
+        """The pool few-shot examples are drawn from: the source's few-shot split, unless the task
+        carries its own exemplars."""
+        return splits.fewshot
 
     @abstractmethod
     def requests(self, sample: Sample, context: str, *, chat: bool = False) -> tuple[Request, ...]:
@@ -115,6 +125,8 @@ class Benchmark(ABC):
             return [by_group.get(sample.group, [])[:n] for sample in samples]
         rnd = random.Random(FEWSHOT_SEED)
         pool = list(pool)
+        if self.fewshot_draws_extra:
+            return [[shot for shot in rnd.sample(pool, n + 1) if shot != sample][:n] for sample in samples]
         return [rnd.sample(pool, n) for _ in samples]
 
 

@@ -6,7 +6,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from quantgate.records import Generation, GenerationRequest, LoglikelihoodRequest, NextTokenRequest
+from quantgate.records import (
+    Generation,
+    GenerationRequest,
+    LoglikelihoodRequest,
+    NextTokenRequest,
+    RollingLoglikelihoodRequest,
+)
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,10 @@ class Engine(Protocol):
 
     def next_token_logprobs(self, requests: Sequence[NextTokenRequest]) -> list[dict[str, float]]:
         """Log-probability of each single-token candidate as the token after the context."""
+        ...
+
+    def loglikelihood_rolling(self, requests: Sequence[RollingLoglikelihoodRequest]) -> list[float]:
+        """Log-probability of each whole document."""
         ...
 
     def close(self) -> Release:

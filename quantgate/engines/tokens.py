@@ -22,3 +22,28 @@ def encode_pair(encode: Encode, context: str, continuation: str) -> tuple[list[i
     whole = encode(context + continuation)
     context_tokens = encode(context)
     return context_tokens, whole[len(context_tokens) :]
+
+
+def rolling_windows(tokens: list[int], prefix_token: int, max_seq_len: int) -> list[tuple[list[int], int]]:
+    """Disjoint scoring windows over a whole document, as lm-eval's loglikelihood_rolling forms them.
+
+    Each window is ``(sequence, start)``: the log-probabilities of ``sequence[start:]`` are summed.
+    The first window predicts the first ``max_seq_len`` tokens after ``prefix_token``; each later
+    one predicts up to ``max_seq_len`` more with one token of context, except the last, which is
+    right-aligned and so gets the longest context that fits.
+    """
+    if max_seq_len < 1:
+        raise ValueError("max_seq_len must be at least 1")
+    windows: list[tuple[list[int], int]] = []
+    if not tokens:
+        return windows
+    first = min(max_seq_len, len(tokens))
+    windows.append(([prefix_token] + tokens[:first], 1))
+    predicted = first
+    while predicted < len(tokens):
+        count = min(len(tokens) - predicted, max_seq_len)
+        end = predicted + count
+        context = tokens[max(end - max_seq_len - 1, 0) : end - count]
+        windows.append((context + tokens[end - count : end], len(context)))
+        predicted = end
+    return windows

