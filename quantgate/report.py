@@ -23,6 +23,7 @@ COLUMNS = (
     ("benchmark", "Benchmark"),
     ("baseline", "Baseline"),
     ("score", "Score"),
+    ("published", "Published"),
     ("delta", "Delta"),
     ("tolerance", "Tolerance"),
     ("n", "n"),
@@ -40,6 +41,7 @@ def outcome_properties(case: Case, outcome: Outcome | None) -> dict[str, Any]:
         "task": case.task,
         "scheme": list(case.variant.scheme),
         "reference": case.variant.is_reference,
+        "published": case.published,
         "status": outcome.status if outcome else None,
         "message": outcome.message if outcome else None,
     }
@@ -86,7 +88,7 @@ def _cell(props: dict[str, Any] | None, key: str) -> str:
     if not props or props.get(key) is None:
         return ""
     value = props[key]
-    if key in ("baseline", "score"):
+    if key in ("baseline", "score", "published"):
         return f"{value:.4f}"
     if key == "delta":
         return f"{value:+.4f}"

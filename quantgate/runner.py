@@ -90,6 +90,7 @@ def prepare(
     limit: int | None,
     metric: str,
     chat: ChatFormat | None = None,
+    max_tokens: int | None = None,
 ) -> PreparedBenchmark:
     """Convert records, draw few-shot examples and build each item's requests."""
     samples = [benchmark.to_sample(record, i) for i, record in enumerate(splits.test)]
@@ -112,6 +113,11 @@ def prepare(
             )
         context = benchmark.context(sample, shots[index], chat)
         requests = benchmark.requests(sample, context, chat=chat is not None)
+        if max_tokens is not None:
+            requests = tuple(
+                dataclasses.replace(r, max_tokens=max_tokens) if isinstance(r, GenerationRequest) else r
+                for r in requests
+            )
         items.append(PreparedItem(sample, context, requests, request_sha(requests)))
     return PreparedBenchmark(benchmark, name, metric, num_fewshot, tuple(items), splits.fingerprint, splits.origin)
 

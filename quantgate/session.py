@@ -22,7 +22,7 @@ from quantgate.baselines import (
 from quantgate.benchmarks import get_benchmark
 from quantgate.catalogue import Case, Checkpoint, Variant
 from quantgate.chat import ChatFormat, load_chat_format
-from quantgate.embedded import embedded_path, is_built
+from quantgate.embedded import dequantize_gguf, embedded_path, is_built
 from quantgate.engines import Engine, Release, load_vllm
 from quantgate.environment import environment, utc_now
 from quantgate.errors import EngineLoadError
@@ -69,6 +69,8 @@ class Outcome:
 
 def resolve_checkpoint(checkpoint: Checkpoint, cache_dir: Path) -> tuple[str, str | None]:
     """(model, revision) for vLLM; raise EngineLoadError for a local checkpoint that is not there."""
+    if checkpoint.hub and checkpoint.file:
+        return str(dequantized_gguf(checkpoint.hub, checkpoint.file, checkpoint.revision, cache_dir)), None
     if checkpoint.hub:
         return checkpoint.hub, checkpoint.revision
     if checkpoint.embedded:
@@ -83,6 +85,20 @@ def resolve_checkpoint(checkpoint: Checkpoint, cache_dir: Path) -> tuple[str, st
     if not Path(checkpoint.path).exists():
         raise EngineLoadError(f"checkpoint path {checkpoint.path} does not exist")
     return checkpoint.path, None
+
+
+def dequantized_gguf(repo: str, file: str, revision: str | None, cache_dir: Path) -> Path:
+    """A GGUF file from the hub, dequantized once into the cache (vLLM's releases here load no GGUF)."""
+    from huggingface_hub import hf_hub_download
+
+    final = cache_dir / "models" / "gguf" / f"{repo.replace('/', '--')}--{Path(file).stem}"
+    if not is_built(final):
+        try:
+            gguf = Path(hf_hub_download(repo, file, revision=revision))
+        except Exception as exc:  # the hub client raises many types; keep the cause for the test's error
+            raise EngineLoadError(f"cannot download {file} from {repo}: {exc}") from exc
+        dequantize_gguf(gguf, final, {"source": f"{repo}/{file}", "revision": revision})
+    return final
 
 
 def vllm_loader(settings: Settings) -> Callable[[Variant], Engine]:
@@ -158,6 +174,7 @@ class Evaluator:
                 limit=self.limit(case),
                 metric=case.spec.metric or benchmark.primary_metric,
                 chat=self.chat_format(case.variant),
+                max_tokens=case.spec.max_tokens,
             )
         return self._prepared[key]
 

@@ -10,6 +10,7 @@ import yaml
 from quantgate.errors import CatalogueError
 
 KeyPath = tuple[Any, ...]
+MERGE = "tag:yaml.org,2002:merge"
 
 
 def dotted(path: KeyPath) -> str:
@@ -44,6 +45,12 @@ def _build(node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int], file: Path
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
+            if key_node.tag == MERGE:  # `<<: *anchor`: the anchor's keys, unless the mapping gives them
+                merged = _build(value_node, path, {}, file, loader)
+                explicit = {loader.construct_object(k) for k, _ in node.value if k.tag != MERGE}
+                for source in merged if isinstance(merged, list) else [merged]:
+                    out.update({key: value for key, value in source.items() if key not in explicit})
+                continue
             key = loader.construct_object(key_node, deep=True)
             here = path + (key,)
             if key in out:

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from quantgate.benchmarks import REGISTRY
 from quantgate.catalogue import load_catalogue
 from quantgate.errors import CatalogueError
 
@@ -94,9 +95,43 @@ def test_valid_catalogue_becomes_cases_with_ids_markers_and_merged_engine_args()
     assert awq.variant.reference_checkpoint.hub == "org/toy-1b"
 
 
-def test_repository_catalogue_is_valid_and_has_the_qwen3_8b_matrix():
+def test_repository_catalogue_has_every_published_family_and_benchmark():
     catalogue = load_catalogue([Path(__file__).parents[2] / "catalogue"])
-    qwen = {case.id for case in catalogue.cases if case.variant.family == "qwen3-8b"}
+    families = {case.variant.family for case in catalogue.cases}
+    for family in (
+        *(f"qwen3-{size}" for size in ("0.6b", "1.7b", "4b", "8b", "14b", "30b-a3b", "32b", "235b-a22b")),
+        "qwq-32b", "qwen2.5-1.5b-instruct", "qwen2.5-7b-instruct", "qwen2.5-32b-instruct",
+        *(f"deepseek-r1-distill-qwen-{size}" for size in ("1.5b", "7b", "14b", "32b")),
+        *(f"qwen2-{size}-instruct" for size in ("0.5b", "1.5b", "7b", "72b")),
+        "qwen1.5-7b-chat", "qwen2.5-7b", "qwen3-30b-a3b-instruct-2507", "hunyuan-a13b-instruct",
+    ):  # fmt: skip
+        assert family in families
+    qwen = {case.id: case for case in catalogue.cases if case.variant.family == "qwen3-8b"}
     for variant in ("bf16", "fp8-static", "fp8-dynamic", "int4-gptq", "int4-awq"):
-        for benchmark in ("gsm8k", "mmlu", "mmlu-0shot", "piqa"):
-            assert f"qwen3-8b-{variant}-{benchmark}" in qwen
+        for task in REGISTRY:
+            if task not in ("boolq", "openbookqa", "commonsense_qa", "siqa"):  # the embedded family's extras
+                assert f"qwen3-8b-{variant}-{task}" in qwen
+    assert qwen["qwen3-8b-int4-awq-gsm8k"].published == 0.8696
+    assert qwen["qwen3-8b-int4-awq-wikitext"].published is None
+    assert qwen["qwen3-8b-bf16-aime2024"].spec.max_tokens == 30720
+    assert qwen["qwen3-8b-bf16-gsm8k"].variant.engine_args["max_model_len"] == 32768  # merged from the anchor
+
+
+def test_published_numbers_must_name_a_benchmark_of_the_family(tmp_path):
+    bad = tmp_path / "c.yaml"
+    bad.write_text(
+        "families:\n  toy:\n    reference: bf16\n    benchmarks: {gsm8k: {tolerance: {absolute: 0.1}}}\n"
+        "    variants:\n      bf16: {checkpoint: {hub: o/m}, published: {mmlu: 0.5}}\n"
+    )
+    with pytest.raises(CatalogueError, match=r"c.yaml:6: families.toy.variants.bf16.published.mmlu: 'mmlu' is not"):
+        load_catalogue([bad])
+
+
+def test_a_hub_file_must_be_gguf(tmp_path):
+    bad = tmp_path / "c.yaml"
+    bad.write_text(
+        "families:\n  toy:\n    reference: bf16\n    benchmarks: {gsm8k: {tolerance: {absolute: 0.1}}}\n"
+        "    variants:\n      bf16: {checkpoint: {hub: o/m, file: m.bin}}\n"
+    )
+    with pytest.raises(CatalogueError, match="checkpoint: file names a .gguf file"):
+        load_catalogue([bad])

@@ -165,7 +165,17 @@ def test_html_report_has_the_release_columns(project):
     result = run(project, "--record-missing-baselines", "-k", "bf16-piqa", "--html", "reports/report.html")
     result.assert_outcomes(passed=1)
     html = (project.path / "reports" / "report.html").read_text()
-    for column in ("Family", "Variant", "Benchmark", "Baseline", "Score", "Delta", "Tolerance", "Wall time (s)"):
+    for column in (
+        "Family",
+        "Variant",
+        "Benchmark",
+        "Baseline",
+        "Score",
+        "Published",
+        "Delta",
+        "Tolerance",
+        "Wall time (s)",
+    ):
         assert f">{column}</th>" in html
     assert "toy-bf16-piqa" in html
 
