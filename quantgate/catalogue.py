@@ -158,6 +158,9 @@ class VariantSpec(_Spec):
     benchmarks: list[str] | None = None
     published: dict[str, float] | None = None
     """The publisher's numbers (benchmark -> score), shown beside the measured ones, never gated on."""
+    waivers: dict[str, str] | None = None
+    """Known regressions accepted with a reason (benchmark -> reason): the test is expected to fail,
+    and fails the run if it passes, so a waiver is removed once the regression is gone."""
     description: str | None = None
 
 
@@ -196,6 +199,8 @@ class Variant:
     chat: ChatSpec | None = None
     published: dict[str, float] = field(default_factory=dict)
     """The publisher's numbers for this variant, by benchmark."""
+    waivers: dict[str, str] = field(default_factory=dict)
+    """Accepted regressions, by benchmark, with their reasons."""
 
     @property
     def key(self) -> str:
@@ -223,6 +228,10 @@ class Case:
     @property
     def published(self) -> float | None:
         return self.variant.published.get(self.benchmark)
+
+    @property
+    def waiver(self) -> str | None:
+        return self.variant.waivers.get(self.benchmark)
 
     @property
     def markers(self) -> tuple[str, ...]:
@@ -396,11 +405,11 @@ def _semantic_problems(spec: CatalogueFile) -> list[tuple[KeyPath, str]]:
                             f"scheme tag {tag!r}: use lower-case letters, digits and '_' (it becomes a pytest marker)",
                         )
                     )
-            for bench_name in var.published or {}:
-                if bench_name not in fam.benchmarks:
-                    problems.append(
-                        (where + ("published", bench_name), f"{bench_name!r} is not a benchmark of this family")
-                    )
+            for key in ("published", "waivers"):
+                for bench_name in getattr(var, key) or {}:
+                    if bench_name not in fam.benchmarks:
+                        why = f"{bench_name!r} is not a benchmark of this family"
+                        problems.append((where + (key, bench_name), why))
             for i, bench_name in enumerate(var.benchmarks or []):
                 if bench_name not in fam.benchmarks:
                     problems.append(
@@ -434,6 +443,7 @@ def _cases(spec: CatalogueFile, file: Path, lines: dict[KeyPath, int]) -> list[C
                 reference_checkpoint=_resolve_paths(fam.variants[fam.reference].checkpoint, file),
                 chat=fam.chat,
                 published=dict(var.published or {}),
+                waivers=dict(var.waivers or {}),
             )
             for bench_name, bench in fam.benchmarks.items():
                 if var.benchmarks is None or bench_name in var.benchmarks:

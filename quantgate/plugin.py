@@ -92,6 +92,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     for case in metafunc.config.stash[CATALOGUE].cases:
         marks = [getattr(pytest.mark, m) for m in case.markers]
         marks.append(pytest.mark.xdist_group(case.variant.key))  # one worker per variant under --dist loadgroup
+        if case.waiver:
+            marks.append(pytest.mark.xfail(strict=True, reason=f"waived: {case.waiver}"))
         params.append(pytest.param(case, id=case.id, marks=marks))
     metafunc.parametrize(CASE_FIXTURE, params)
 

@@ -42,6 +42,7 @@ def outcome_properties(case: Case, outcome: Outcome | None) -> dict[str, Any]:
         "scheme": list(case.variant.scheme),
         "reference": case.variant.is_reference,
         "published": case.published,
+        "waiver": case.waiver,
         "status": outcome.status if outcome else None,
         "message": outcome.message if outcome else None,
     }

@@ -179,7 +179,9 @@ def _offline_code_eval() -> None:
     import evaluate
 
     real_load = evaluate.load
-    evaluate.load = lambda name, *args, **kwargs: _NoCodeEval() if name == "code_eval" else real_load(name, *args, **kwargs)
+    evaluate.load = lambda name, *args, **kwargs: (
+        _NoCodeEval() if name == "code_eval" else real_load(name, *args, **kwargs)
+    )
 
 
 def render(case: Case, tmp: str) -> dict:

