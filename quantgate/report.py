@@ -27,6 +27,7 @@ COLUMNS = (
     ("delta", "Delta"),
     ("tolerance", "Tolerance"),
     ("n", "n"),
+    ("invalid", "Invalid"),
     ("wall", "Wall time (s)"),
 )
 
@@ -172,9 +173,10 @@ class ResultsCollector:
                     f"score {entry['score']:.4f} baseline {entry['baseline']:.4f} "
                     f"delta {entry['delta']:+.4f} n={entry['n']} ({entry['tolerance']})"
                 )
-            terminalreporter.write_line(
-                f"{(entry['status'] or entry['outcome']).upper():<11} {entry['id']:<45} {numbers}"
-            )
+            label = entry["status"] or entry["outcome"]
+            if entry.get("waiver") and entry["outcome"] == "skipped":  # pytest reports an xfail as skipped
+                label = "waived"
+            terminalreporter.write_line(f"{label.upper():<11} {entry['id']:<45} {numbers}")
             for flag in entry.get("flags", []):
                 terminalreporter.write_line(f"            ! {flag}")
         terminalreporter.write_line(f"results: {self.path}")

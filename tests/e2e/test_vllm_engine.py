@@ -93,9 +93,9 @@ def test_rolling_loglikelihood_scores_a_document_after_the_prefix_token(engine):
 def test_a_long_document_is_scored_in_several_windows(engine):
     sentence = "Rivers carry water from the mountains to the sea, shaping valleys on the way. "
     short, long = engine.loglikelihood_rolling(
-        [RollingLoglikelihoodRequest(sentence * 5), RollingLoglikelihoodRequest(sentence * 60)]
+        [RollingLoglikelihoodRequest(sentence * 5), RollingLoglikelihoodRequest(sentence * 120)]
     )
-    assert len(engine._tokenizer.encode(sentence * 60)) > 3 * 510  # more than three windows of max_model_len - 2
+    assert len(engine._tokenizer.encode(sentence * 120)) > 3 * 510  # more than three windows of max_model_len - 2
     assert long < short < 0 and math.isfinite(long)
 
 

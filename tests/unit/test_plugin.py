@@ -174,6 +174,7 @@ def test_html_report_has_the_release_columns(project):
         "Published",
         "Delta",
         "Tolerance",
+        "Invalid",
         "Wall time (s)",
     ):
         assert f">{column}</th>" in html
