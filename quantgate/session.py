@@ -165,7 +165,7 @@ class Evaluator:
         key = (case.variant.family, case.benchmark, self.limit(case))
         if key not in self._prepared:
             benchmark = get_benchmark(case.task)
-            splits = load_splits(case.source or benchmark.default_source or benchmark.hub)
+            splits = load_splits(case.source or benchmark.hub)
             self._prepared[key] = prepare(
                 benchmark,
                 splits,

@@ -24,7 +24,7 @@ from quantgate.records import (
     Sample,
 )
 from quantgate.scoring import argmax, choice_accuracy
-from quantgate.sources import HubSource, Record, Source, Splits
+from quantgate.sources import HubSource, Record, Splits
 
 Response = Generation | float | dict[str, float]
 
@@ -69,8 +69,6 @@ class Benchmark(ABC):
     few-shot split (HellaSwag, WinoGrande, BoolQ, ...): the same draws keep the same shots."""
     target_delimiter: ClassVar[str] = " "
     fewshot_delimiter: ClassVar[str] = "\n\n"
-    default_source: ClassVar[Source | None] = None
-    """Where the data comes from when the catalogue names no source; None means ``hub``."""
 
     @abstractmethod
     def to_sample(self, record: Record, index: int) -> Sample:
