@@ -6,12 +6,13 @@ collection time.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import math
 import os
 import platform
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import psutil
@@ -197,36 +198,44 @@ def _engine_children() -> set[int]:
     return pids
 
 
-def cuda_device_count() -> int:
-    """Visible CUDA devices, read through NVML so that no CUDA context is created; 0 without a driver."""
-    try:
-        import pynvml
-
-        pynvml.nvmlInit()
-    except Exception:  # no NVML library or no driver
-        return 0
-    try:
-        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-        return len([x for x in visible.split(",") if x.strip()]) if visible is not None else pynvml.nvmlDeviceGetCount()
-    finally:
-        pynvml.nvmlShutdown()
-
-
-def gpu_used_mib() -> float | None:
-    """Memory in use on the visible GPUs, read through NVML (no CUDA context); None without GPUs."""
+@contextlib.contextmanager
+def _nvml() -> Iterator[Any]:
+    """pynvml, initialised (NVML reads the devices without creating a CUDA context), or None
+    where there is no NVML library or driver."""
     try:
         import pynvml
 
         pynvml.nvmlInit()
     except Exception:  # no NVML library or no driver: a machine without GPUs
-        return None
+        yield None
+        return
     try:
-        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-        count = pynvml.nvmlDeviceGetCount()
-        indices = [int(x) for x in visible.split(",") if x.strip().isdigit()] if visible else range(count)
-        return sum(pynvml.nvmlDeviceGetMemoryInfo(pynvml.nvmlDeviceGetHandleByIndex(i)).used for i in indices) / 2**20
+        yield pynvml
     finally:
         pynvml.nvmlShutdown()
+
+
+def _visible_devices(pynvml: Any) -> list[str]:
+    """The CUDA_VISIBLE_DEVICES entries, or every device's index when it is unset."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is None:
+        return [str(i) for i in range(pynvml.nvmlDeviceGetCount())]
+    return [x.strip() for x in visible.split(",") if x.strip()]
+
+
+def cuda_device_count() -> int:
+    """Visible CUDA devices; 0 without a driver."""
+    with _nvml() as pynvml:
+        return 0 if pynvml is None else len(_visible_devices(pynvml))
+
+
+def gpu_used_mib() -> float | None:
+    """Memory in use on the visible GPUs (those named by index); None without GPUs."""
+    with _nvml() as pynvml:
+        if pynvml is None:
+            return None
+        handles = [pynvml.nvmlDeviceGetHandleByIndex(int(d)) for d in _visible_devices(pynvml) if d.isdigit()]
+        return sum(pynvml.nvmlDeviceGetMemoryInfo(h).used for h in handles) / 2**20
 
 
 def _engine_info(engine_args: dict[str, Any]) -> EngineInfo:
