@@ -2,7 +2,7 @@
 
 A family has a BF16 reference variant and quantized variants; each variant names a checkpoint (or an
 engine-side quantization of another variant's checkpoint), its engine arguments, and the benchmarks
-it runs with their tolerances. Every error names the file, the line, the key and the reason, and
+it runs with their gate rules. Every error names the file, the line, the key and the reason, and
 is raised before any model loads.
 """
 
@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from quantgate.benchmarks import REGISTRY
 from quantgate.errors import CatalogueError
+from quantgate.gate import GateRule
 from quantgate.sources import FilesSource, HubSource, PackagedSource, Source
 from quantgate.yamlfile import KeyPath, dotted, line_of, load_yaml
 
@@ -37,17 +38,29 @@ def _exactly_one(model: BaseModel, names: Iterable[str]) -> None:
         raise ValueError(f"give exactly one of {', '.join(names)} (got {', '.join(given) or 'none'})")
 
 
-class Tolerance(_Spec):
-    """How far below the baseline a score may fall: ``absolute`` in score units (0.02 = 2 points),
-    or ``relative`` as a fraction of the baseline (0.03 = keep 97% of it)."""
+class GateSpec(_Spec):
+    """How a benchmark decides pass or fail (see quantgate.gate). ``mode`` defaults to
+    non-inferiority, which needs ``margin``; ``absolute`` needs ``tolerance``, ``relative`` needs
+    ``recovery``. Margin and tolerance are in score units (0.02 = two points)."""
 
-    absolute: float | None = Field(None, ge=0, le=1)
-    relative: float | None = Field(None, ge=0, le=1)
+    mode: Literal["non-inferiority", "absolute", "relative"] = "non-inferiority"
+    margin: float | None = Field(None, gt=0)
+    tolerance: float | None = Field(None, ge=0)
+    recovery: float | None = Field(None, gt=0, le=1)
+    alpha: float = Field(0.05, gt=0, lt=0.5)
 
     @model_validator(mode="after")
-    def _one(self) -> Tolerance:
-        _exactly_one(self, ("absolute", "relative"))
+    def _matches_mode(self) -> GateSpec:
+        needed = {"non-inferiority": "margin", "absolute": "tolerance", "relative": "recovery"}[self.mode]
+        given = [n for n in ("margin", "tolerance", "recovery") if getattr(self, n) is not None]
+        if given != [needed]:
+            raise ValueError(f"mode {self.mode} takes {needed} and nothing else (got {', '.join(given) or 'none'})")
         return self
+
+    def rule(self) -> GateRule:
+        value = {"non-inferiority": self.margin, "absolute": self.tolerance, "relative": self.recovery}[self.mode]
+        assert value is not None
+        return GateRule(self.mode, value, self.alpha)
 
 
 class FilesSpec(_Spec):
@@ -81,7 +94,7 @@ class BenchmarkSpec(_Spec):
     max_tokens: int | None = Field(None, ge=1)
     """Caps generated tokens (e.g. AIME's 32,768 in a 32k context); part of the prompt hash."""
     metric: str | None = None
-    tolerance: Tolerance
+    gate: GateSpec
     source: SourceSpec | None = None
 
 

@@ -15,15 +15,17 @@ from quantgate.baselines import Baseline
 from quantgate.catalogue import Case, Catalogue, load_catalogue
 from quantgate.embedded import default_cache_dir
 from quantgate.engines import Engine
-from quantgate.engines.vllm_engine import cuda_device_count
+from quantgate.engines.vllm_engine import cuda_device_count, visible_gpus
 from quantgate.errors import BaselineError, CatalogueError, MissingBaselineError
+from quantgate.gpus import GpuAssignmentError, pin_worker
 from quantgate.report import ResultsCollector, outcome_properties, register_html_columns
 from quantgate.runner import PreparedBenchmark
 from quantgate.session import EngineManager, Evaluator, Outcome, Settings, Status, vllm_loader
 
 
 class QuantgateWarning(UserWarning):
-    """A result that points at a broken evaluation (a group below chance, unparseable answers)."""
+    """A result a release engineer should read: a broken evaluation (a group below chance,
+    unparseable answers), an underpowered run, a baseline from another machine or a replaced one."""
 
 
 CATALOGUE = pytest.StashKey[Catalogue]()
@@ -47,7 +49,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="record the reference variant's baselines where none exist (never replaces one)",
     )
-    group.addoption("--progress", action="store_true", help="show vLLM's progress bars")
+    group.addoption("--progress", action="store_true", help="progress bars for loading, requests and scoring")
+    group.addoption(
+        "--no-cache", action="store_true", help="neither reuse nor keep per-item results in <cache-dir>/results"
+    )
     parser.addini("quantgate_catalogue", "catalogue files or directories", type="paths", default=[])
     parser.addini("quantgate_baselines", "baselines directory", default="baselines")
     parser.addini("quantgate_reports", "report directory", default="reports")
@@ -61,6 +66,12 @@ def _cli_or_ini_path(config: pytest.Config, option: str, ini: str) -> Path:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:  # a pytest-xdist worker: claim its GPUs before anything touches CUDA
+        try:
+            pin_worker(workerinput["workerid"], int(workerinput["workercount"]), visible_gpus())
+        except GpuAssignmentError as exc:
+            raise pytest.UsageError(str(exc)) from None
     cli = config.getoption("catalogue")
     paths = [config.invocation_params.dir / p for p in cli] if cli else list(config.getini("quantgate_catalogue"))
     try:
@@ -78,11 +89,18 @@ def pytest_configure(config: pytest.Config) -> None:
         update_baselines=config.getoption("update_baselines"),
         record_missing_baselines=config.getoption("record_missing_baselines"),
         progress=config.getoption("progress"),
+        use_cache=not config.getoption("no_cache"),
     )
     config.stash[EVALUATOR] = Evaluator(settings, EngineManager(vllm_loader(settings)))
     if not hasattr(config, "workerinput"):  # the xdist controller, or a run without xdist
         config.pluginmanager.register(ResultsCollector(settings.report_dir, config), "quantgate-results")
     register_html_columns(config)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """``-n auto``: one worker per visible GPU (xdist's own choice on a machine without GPUs)."""
+    return len(visible_gpus()) or None
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -132,12 +150,23 @@ class AccuracyRun:
         if self.problem is not None:
             outcome = self.problem
         else:
-            assert self.engine is not None
             outcome = self.evaluator.run(self.case, self.prepared, self.baseline, self.engine)
-            if self.loaded:
+            if self.loaded and self.engine is not None:
                 outcome = dataclasses.replace(outcome, load_s=self.engine.load_s)
             for flag in outcome.result.flags if outcome.result else ():
                 warnings.warn(QuantgateWarning(flag), stacklevel=1)
+            for note in outcome.notes:
+                warnings.warn(QuantgateWarning(note), stacklevel=1)
+            gate = outcome.gate
+            if gate is not None and gate.underpowered:
+                allowed = gate.rule.allowed_drop(gate.baseline, gate.higher_is_better)
+                warnings.warn(
+                    QuantgateWarning(
+                        f"{self.case.id} is underpowered: it resolves drops of {gate.minimum_detectable_drop:.4f} "
+                        f"at n={gate.n}, its rule allows {allowed:.4f}"
+                    ),
+                    stacklevel=1,
+                )
         self.node.stash[OUTCOME] = outcome
         return outcome
 
@@ -157,7 +186,8 @@ def record_command(config: pytest.Config, node: pytest.Item, case: Case) -> str:
 
 @pytest.fixture
 def accuracy(request: pytest.FixtureRequest, quantgate_case: Case) -> AccuracyRun:
-    """Prepare a case; load its variant's engine unless the baseline already rules the case out."""
+    """Prepare a case; load its variant's engine unless the baseline already rules the case out or
+    every item's result is cached."""
     case = quantgate_case
     if case.variant.requires == "cuda" and cuda_device_count() == 0:
         pytest.skip(f"{case.variant.key} needs a CUDA GPU and this machine has none")
@@ -171,7 +201,8 @@ def accuracy(request: pytest.FixtureRequest, quantgate_case: Case) -> AccuracyRu
         status: Status = "no-baseline" if isinstance(exc, MissingBaselineError) else "refused"
         run.problem = Outcome(status, f"{exc}\nRecord it with:\n  {command}")
         return run
-    run.engine, run.loaded = evaluator.engines.acquire(case.variant)
+    if not evaluator.fully_cached(case, prepared):
+        run.engine, run.loaded = evaluator.engines.acquire(case.variant)
     return run
 
 

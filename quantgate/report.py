@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import os
 from pathlib import Path
 from typing import Any, cast
 
@@ -25,11 +26,18 @@ COLUMNS = (
     ("score", "Score"),
     ("published", "Published"),
     ("delta", "Delta"),
-    ("tolerance", "Tolerance"),
+    ("ci", "CI"),
+    ("p_value", "p"),
+    ("lost_gained", "Lost / gained"),
     ("n", "n"),
+    ("mdd", "Min. detectable drop"),
+    ("rule", "Rule"),
+    ("power", "Power"),
     ("invalid", "Invalid"),
     ("wall_s", "Wall time (s)"),
 )
+
+UNDERPOWERED = '<span class="underpowered" style="color:#b35c00;font-weight:bold">UNDERPOWERED</span>'
 
 
 def outcome_properties(case: Case, outcome: Outcome | None) -> dict[str, Any]:
@@ -51,13 +59,25 @@ def outcome_properties(case: Case, outcome: Outcome | None) -> dict[str, Any]:
         return props
     gate, result = outcome.gate, outcome.result
     if gate is not None:
+        c = gate.comparison
         props.update(
             baseline=gate.baseline,
             score=gate.score,
             delta=gate.delta,
-            threshold=gate.threshold,
-            tolerance=str(gate.tolerance),
-            n=gate.n,
+            mode=gate.rule.mode,
+            rule=str(gate.rule),
+            allowed_drop=gate.rule.allowed_drop(gate.baseline, gate.higher_is_better),
+            ci_low=c.ci_low,
+            ci_high=c.ci_high,
+            ci_level=c.level,
+            p_value=c.p_value,
+            method=c.method,
+            clusters=c.clusters,
+            lost=c.lost,
+            gained=c.gained,
+            n=c.n,
+            mdd=gate.minimum_detectable_drop,
+            underpowered=gate.underpowered,
         )
     if result is not None:
         props.update(
@@ -71,6 +91,9 @@ def outcome_properties(case: Case, outcome: Outcome | None) -> dict[str, Any]:
             wall_s=round(result.wall_s, 3),
         )
     props.update(
+        notes=list(outcome.notes),
+        worker=os.environ.get("PYTEST_XDIST_WORKER"),
+        cuda_visible_devices=os.environ.get("CUDA_VISIBLE_DEVICES"),
         loaded=outcome.load_s is not None,
         load_s=round(outcome.load_s, 3) if outcome.load_s is not None else None,
         baseline_file=str(outcome.baseline_file) if outcome.baseline_file else None,
@@ -80,16 +103,32 @@ def outcome_properties(case: Case, outcome: Outcome | None) -> dict[str, Any]:
 
 
 def properties_of(report: pytest.TestReport, name: str = "quantgate") -> dict[str, Any] | None:
-    for key, value in report.user_properties:
+    for key, value in getattr(report, "user_properties", ()):
         if key == name:
             return cast(dict[str, Any], value)
     return None
 
 
 def _cell(props: dict[str, Any] | None, key: str) -> str:
-    if not props or props.get(key) is None:
+    if not props:
+        return ""
+    if key == "ci" and props.get("ci_low") is not None:
+        return f"[{props['ci_low']:+.4f}, {props['ci_high']:+.4f}]"
+    if key == "lost_gained" and props.get("lost") is not None:
+        return f"{props['lost']} / {props['gained']}"
+    if key == "power" and props.get("underpowered") is not None:
+        return (
+            '<span class="underpowered" style="color:#b35c00;font-weight:bold">UNDERPOWERED</span>'
+            if props["underpowered"]
+            else "ok"
+        )
+    if props.get(key) is None:
         return ""
     value = props[key]
+    if key == "p_value":
+        return f"{value:.3g}"
+    if key == "mdd":
+        return f"{value:.4f}"
     if key in ("baseline", "score", "published"):
         return f"{value:.4f}"
     if key == "delta":
@@ -168,9 +207,13 @@ class ResultsCollector:
             numbers = ""
             if entry.get("score") is not None:
                 numbers = (
-                    f"score {entry['score']:.4f} baseline {entry['baseline']:.4f} "
-                    f"delta {entry['delta']:+.4f} n={entry['n']} ({entry['tolerance']})"
+                    f"{entry['score']:.4f} vs {entry['baseline']:.4f} delta {entry['delta']:+.4f} "
+                    f"CI [{entry['ci_low']:+.4f}, {entry['ci_high']:+.4f}] p={entry['p_value']:.3g} "
+                    f"lost/gained {entry['lost']}/{entry['gained']} n={entry['n']} mdd {entry['mdd']:.4f} "
+                    f"({entry['mode']})"
                 )
+                if entry.get("underpowered"):
+                    numbers += " UNDERPOWERED"
             label = entry["status"] or entry["outcome"]
             if entry.get("waiver") and entry["outcome"] == "skipped":  # pytest reports an xfail as skipped
                 label = "waived"

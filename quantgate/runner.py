@@ -6,11 +6,12 @@ import dataclasses
 import hashlib
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from quantgate.benchmarks.base import Benchmark, Response
+from quantgate.cache import ResultCache
 from quantgate.chat import ChatFormat
 from quantgate.engines.base import Engine
 from quantgate.errors import DatasetError, EngineError
@@ -122,29 +123,86 @@ def prepare(
     return PreparedBenchmark(benchmark, name, metric, num_fewshot, tuple(items), splits.fingerprint, splits.origin)
 
 
-def run(prepared: PreparedBenchmark, engine: Engine) -> TaskResult:
-    """Send every request of one kind as one batch, then score each item."""
+CHUNK_REQUESTS = 4096
+"""Requests sent to the engine at once when a result cache is kept: each chunk's items are cached
+as it finishes, so an interrupted run loses at most one chunk. Large enough that batch tails cost
+little (vLLM schedules continuously within a chunk)."""
+
+
+def run(
+    prepared: PreparedBenchmark,
+    engine: Engine | None,
+    cache: ResultCache | None = None,
+    *,
+    progress: bool = False,
+) -> TaskResult:
+    """Serve the items' requests (one batch per request kind, or per chunk with a cache), score each
+    item, and aggregate. Items the cache holds are not sent; ``engine`` may be None when it holds all."""
     start = time.perf_counter()
-    flat = [(i, j, r) for i, item in enumerate(prepared.items) for j, r in enumerate(item.requests)]
-    responses: list[list[Response | None]] = [[None] * len(item.requests) for item in prepared.items]
+    done = cache.load({item.sample.id: item.prompt_sha for item in prepared.items}) if cache else {}
+    todo = [item for item in prepared.items if item.sample.id not in done]
+    if todo and engine is None:
+        raise EngineError(f"{len(todo)} items of {prepared.name} are not cached and no engine is loaded")
+    for chunk in _chunks(todo, CHUNK_REQUESTS if cache else None):
+        assert engine is not None
+        scored = score_items(prepared, chunk, serve(engine, chunk), progress=progress)
+        if cache:
+            cache.append(scored)
+        done.update((r.id, r) for r in scored)
+    results = [done[item.sample.id] for item in prepared.items]
+    return summarize(prepared, results, time.perf_counter() - start)
+
+
+def _chunks(items: list[PreparedItem], max_requests: int | None) -> Iterator[list[PreparedItem]]:
+    if max_requests is None:
+        if items:
+            yield items
+        return
+    chunk: list[PreparedItem] = []
+    size = 0
+    for item in items:
+        if chunk and size + len(item.requests) > max_requests:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(item)
+        size += len(item.requests)
+    if chunk:
+        yield chunk
+
+
+def serve(engine: Engine, items: Sequence[PreparedItem]) -> list[list[Response]]:
+    """Every request of one kind as one batch; the responses, per item in request order."""
+    flat = [(i, j, r) for i, item in enumerate(items) for j, r in enumerate(item.requests)]
+    responses: list[list[Response | None]] = [[None] * len(item.requests) for item in items]
     batches: tuple[tuple[type, Callable[[list[Any]], Sequence[Response]]], ...] = (
         (GenerationRequest, engine.generate),
         (LoglikelihoodRequest, engine.loglikelihood),
         (NextTokenRequest, engine.next_token_logprobs),
         (RollingLoglikelihoodRequest, engine.loglikelihood_rolling),
     )
-    for kind, serve in batches:
+    for kind, serve_kind in batches:
         batch = [(i, j, r) for i, j, r in flat if isinstance(r, kind)]
         if not batch:
             continue
-        answers = serve([r for _, _, r in batch])
+        answers = serve_kind([r for _, _, r in batch])
         if len(answers) != len(batch):
             raise EngineError(f"engine returned {len(answers)} answers for {len(batch)} {kind.__name__}s")
         for (i, j, _), answer in zip(batch, answers):
             responses[i][j] = answer
+    return responses  # type: ignore[return-value]
+
+
+def score_items(
+    prepared: PreparedBenchmark, items: Sequence[PreparedItem], responses: list[list[Response]], *, progress: bool
+) -> list[ItemResult]:
     results = []
-    for item, item_responses in zip(prepared.items, responses):
-        scored = prepared.benchmark.score(item.sample, item_responses)  # type: ignore[arg-type]
+    pairs = zip(items, responses)
+    if progress:
+        from tqdm import tqdm
+
+        pairs = tqdm(pairs, total=len(items), desc=f"scoring {prepared.name}", unit="item")
+    for item, item_responses in pairs:
+        scored = prepared.benchmark.score(item.sample, item_responses)
         results.append(
             ItemResult(
                 id=item.sample.id,
@@ -158,6 +216,10 @@ def run(prepared: PreparedBenchmark, engine: Engine) -> TaskResult:
                 group=item.sample.group,
             )
         )
+    return results
+
+
+def summarize(prepared: PreparedBenchmark, results: list[ItemResult], wall_s: float) -> TaskResult:
     benchmark = prepared.benchmark
     item_scores = [r.scores for r in results]
     metrics = {m: benchmark.metric(m).value(item_scores) for m in benchmark.metrics}
@@ -171,7 +233,7 @@ def run(prepared: PreparedBenchmark, engine: Engine) -> TaskResult:
         metric=prepared.metric,
         items=tuple(results),
         dataset_fingerprint=prepared.dataset_fingerprint,
-        wall_s=time.perf_counter() - start,
+        wall_s=wall_s,
         metrics=metrics,
         higher_is_better=benchmark.higher_is_better,
         groups=groups,

@@ -13,6 +13,7 @@ from typing import Literal
 
 from quantgate.baselines import (
     Baseline,
+    BaselineFile,
     baseline_from_result,
     baseline_path,
     check_compatible,
@@ -20,13 +21,16 @@ from quantgate.baselines import (
     write_baseline,
 )
 from quantgate.benchmarks import get_benchmark
+from quantgate.cache import ResultCache, fingerprint
 from quantgate.catalogue import Case, Checkpoint, Variant
 from quantgate.chat import ChatFormat, load_chat_format
 from quantgate.embedded import dequantize_gguf, embedded_path, is_built
-from quantgate.engines import Engine, Release, load_vllm
+from quantgate.engines import Engine, EngineInfo, Release, load_vllm
+from quantgate.engines.vllm_engine import cuda_device_count, device_name, installed_version
 from quantgate.environment import environment, utc_now
 from quantgate.errors import EngineLoadError
-from quantgate.gate import GateResult, Tolerance, compare
+from quantgate.gate import GateResult, Metric, compare
+from quantgate.gpus import check_fits
 from quantgate.records import TaskResult
 from quantgate.runner import PreparedBenchmark, prepare, run
 from quantgate.sources import load_splits
@@ -48,6 +52,8 @@ class Settings:
     record_missing_baselines: bool = False
     """Record the reference variant's baselines where none exist; never replace one."""
     progress: bool = False
+    use_cache: bool = True
+    """Keep per-item results in ``cache_dir/results`` and reuse them (``--no-cache`` turns it off)."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,8 @@ class Outcome:
     baseline_file: Path | None = None
     items_file: Path | None = None
     load_s: float | None = None
+    notes: tuple[str, ...] = ()
+    """Warnings for the release engineer: a replaced baseline's diff, a different machine."""
 
     @property
     def passed(self) -> bool:
@@ -103,6 +111,7 @@ def dequantized_gguf(repo: str, file: str, revision: str | None, cache_dir: Path
 
 def vllm_loader(settings: Settings) -> Callable[[Variant], Engine]:
     def load(variant: Variant) -> Engine:
+        check_fits(variant.key, variant.engine_args, cuda_device_count())
         model, revision = resolve_checkpoint(variant.checkpoint, settings.cache_dir)
         return load_vllm(model, revision=revision, engine_args=variant.engine_args, progress=settings.progress)
 
@@ -220,36 +229,74 @@ class Evaluator:
         )
         return baseline
 
-    def run(self, case: Case, prepared: PreparedBenchmark, baseline: Baseline | None, engine: Engine) -> Outcome:
-        result = run(prepared, engine)
+    def result_cache(self, case: Case, prepared: PreparedBenchmark) -> ResultCache | None:
+        """Where this case's item results are cached: keyed by everything that can change them."""
+        if not self.settings.use_cache:
+            return None
+        variant_key = variant_fingerprint(case.variant, self.settings.cache_dir)
+        benchmark_key = {
+            "benchmark": case.benchmark,
+            "task": prepared.benchmark.name,
+            "task_version": prepared.benchmark.version,
+            "dataset": prepared.dataset_fingerprint,
+        }
+        path = (
+            self.settings.cache_dir
+            / "results"
+            / f"{case.variant.key}-{fingerprint(variant_key)[:16]}"
+            / f"{case.benchmark}-{fingerprint(benchmark_key)[:16]}.jsonl"
+        )
+        return ResultCache(path, {"variant": variant_key, "benchmark": benchmark_key})
+
+    def fully_cached(self, case: Case, prepared: PreparedBenchmark) -> bool:
+        """Whether every item's result is cached, so the case needs no engine."""
+        cache = self.result_cache(case, prepared)
+        if cache is None:
+            return False
+        found = cache.load({item.sample.id: item.prompt_sha for item in prepared.items})
+        return len(found) == len(prepared.items)
+
+    def run(self, case: Case, prepared: PreparedBenchmark, baseline: Baseline | None, engine: Engine | None) -> Outcome:
+        cache = self.result_cache(case, prepared)
+        result = run(prepared, engine, cache, progress=self.settings.progress)
         items_file = self.write_items(case, result)
         label = f"{case.variant.key} on {case.benchmark}"
-        tolerance = to_tolerance(case)
+        rule = case.spec.gate.rule()
         metric = prepared.benchmark.metric(result.metric)
         scores = {item.id: item.scores for item in result.items}
+        clusters = {item.id: item.group for item in result.items} if prepared.benchmark.clustered else None
+        info = engine.info if engine is not None else expected_engine_info(case.variant)
+        provenance = self.provenance(case, prepared, info)
         if baseline is None:
             path = self.baseline_file(case)
-            provenance = self.provenance(case, prepared, engine)
             data = baseline_from_result(case.variant.family, result, prepared.origin, provenance)
+            old = read_baseline(path) if path.exists() else None
             write_baseline(path, data, overwrite=self.settings.update_baselines)
-            gate = compare(scores, read_baseline(path).item_scores(), metric, tolerance, label=label)
-            message = f"recorded baseline {path} ({result.metric} {result.score:.4f}, n={result.n})"
-            return Outcome("recorded", message, gate, result, path, items_file)
-        gate = compare(scores, baseline.item_scores(), metric, tolerance, label=label)
+            gate = compare(scores, read_baseline(path).item_scores(), metric, rule, label=label, clusters=clusters)
+            change = describe_update(old, data, metric) if old else "new baseline"
+            message = f"recorded baseline {path} ({result.metric} {result.score:.4f}, n={result.n}; {change})"
+            return Outcome("recorded", message, gate, result, path, items_file, notes=(f"{path}: {change}",))
+        gate = compare(scores, baseline.item_scores(), metric, rule, label=label, clusters=clusters)
         status: Status = "passed" if gate.passed else "failed"
-        return Outcome(status, gate.message, gate, result, baseline.path, items_file)
+        notes = tuple(f"{baseline.path}: {note}" for note in machine_differences(baseline.data.provenance, provenance))
+        return Outcome(status, gate.message, gate, result, baseline.path, items_file, notes=notes)
 
-    def provenance(self, case: Case, prepared: PreparedBenchmark, engine: Engine) -> dict:
+    def provenance(self, case: Case, prepared: PreparedBenchmark, info: EngineInfo) -> dict:
         checkpoint = case.variant.checkpoint.model_dump(exclude_none=True)
         return {
             "variant": case.variant.name,
             "checkpoint": checkpoint,
             "engine": {
-                "name": engine.info.name,
-                "version": engine.info.version,
-                "device": engine.info.device,
-                "device_name": engine.info.device_name,
-                "args": engine.info.settings,
+                "name": info.name,
+                "version": info.version,
+                "device": info.device,
+                "device_name": info.device_name,
+                "args": info.settings,
+            },
+            "determinism": {
+                "sampling": "greedy (temperature 0)",
+                "seed": info.settings.get("seed"),
+                "vllm_batch_invariant": os.environ.get("VLLM_BATCH_INVARIANT", "0") not in ("", "0"),
             },
             "num_fewshot": prepared.num_fewshot,
             "chat": case.variant.chat.model_dump(exclude_none=True) if case.variant.chat else None,
@@ -281,9 +328,65 @@ class Evaluator:
         return path
 
 
-def to_tolerance(case: Case) -> Tolerance:
-    spec = case.spec.tolerance
-    if spec.absolute is not None:
-        return Tolerance("absolute", spec.absolute)
-    assert spec.relative is not None
-    return Tolerance("relative", spec.relative)
+def variant_fingerprint(variant: Variant, cache_dir: Path) -> dict:
+    """What a variant's results depend on, known before loading it: checkpoint (with the files of a
+    local one), engine arguments, engine version and device."""
+    checkpoint = variant.checkpoint
+    local = checkpoint.path or (str(embedded_path(cache_dir, checkpoint.embedded)) if checkpoint.embedded else None)
+    files = []
+    if local and Path(local).is_dir():
+        files = sorted((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in Path(local).iterdir() if f.is_file())
+    return {
+        "checkpoint": checkpoint.model_dump(exclude_none=True),
+        "files": files,
+        "engine_args": variant.engine_args,
+        "engine": ["vllm", installed_version()],
+        "device": device_name(),
+    }
+
+
+def expected_engine_info(variant: Variant) -> EngineInfo:
+    """The engine facts a cached run records when no engine was loaded for it."""
+    device = "cuda" if cuda_device_count() else "cpu"
+    return EngineInfo("vllm", installed_version(), device, device_name(), dict(variant.engine_args))
+
+
+MACHINE_FACTS = (
+    ("engine version", ("engine", "version")),
+    ("device", ("engine", "device_name")),
+    ("quantgate version", ("software", "quantgate")),
+)
+
+
+def machine_differences(recorded: dict, current: dict) -> list[str]:
+    """What differs between the machine a baseline was recorded on and this run's: results stay
+    comparable, but a release engineer should know (a warning, not a refusal)."""
+    notes = []
+    for name, (section, key) in MACHINE_FACTS:
+        old, new = recorded.get(section, {}).get(key), current.get(section, {}).get(key)
+        if old != new:
+            notes.append(f"baseline recorded with {name} {old}, this run has {new}")
+    return notes
+
+
+def describe_update(old: Baseline, new: BaselineFile, metric: Metric) -> str:
+    """Old-vs-new diff of a replaced baseline: score, items whose scores changed, items added or dropped."""
+    before = old.data
+    value = metric.item_value
+    shared = [i for i in new.items if i in before.items]
+    changed = sum(1 for i in shared if value(new.items[i].scores) != value(before.items[i].scores))
+    prompts = sum(1 for i in shared if new.items[i].prompt_sha != before.items[i].prompt_sha)
+    parts = [
+        f"replaced: {before.metric} {before.score:.4f} -> {new.score:.4f} (n {before.n} -> {new.n})",
+        f"{changed} of {len(shared)} shared items scored differently",
+    ]
+    if prompts:
+        parts.append(f"{prompts} prompts changed")
+    if len(new.items) != len(shared) or len(before.items) != len(shared):
+        parts.append(f"{len(new.items) - len(shared)} items added, {len(before.items) - len(shared)} dropped")
+    if before.dataset.fingerprint != new.dataset.fingerprint:
+        parts.append("dataset changed")
+    if before.task_version != new.task_version:
+        parts.append(f"task version {before.task_version} -> {new.task_version}")
+    parts += machine_differences(before.provenance, new.provenance)
+    return "; ".join(parts)

@@ -33,7 +33,7 @@ class FakeEngine:
     load_s: float = 0.0
 
     def __post_init__(self) -> None:
-        self.info = EngineInfo("fake", "0", "cpu", self.name, {})
+        self.info = EngineInfo("fake", "0", "cpu", "fake device", {"model": self.name})
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
         self.batches.append(("generate", len(requests)))

@@ -59,6 +59,8 @@ class Benchmark(ABC):
     """The metric the gate reads unless the catalogue names another."""
     higher_is_better: ClassVar[bool] = True
     """False for perplexity-like metrics: the gate then bounds the increase."""
+    clustered: ClassVar[bool] = False
+    """Items of a group (an MMLU subject, a BBH subtask) are correlated: the gate clusters its errors by group."""
     num_fewshot: ClassVar[int] = 0
     """Default number of few-shot examples."""
     fewshot_sampler: ClassVar[Literal["random", "first_n"]] = "random"

@@ -32,6 +32,7 @@ ANSWER = re.compile(r"(?<=the answer is )(.*)(?=.)")
 
 class BBH(GenerativeBenchmark):
     name = "bbh"
+    clustered = True
     version = "4.0"
     hub = HubSource("SaylorTwift/bbh", test_split="test", configs=SUBTASKS, config_field="subtask")
     metrics = ("exact_match",)

@@ -71,6 +71,7 @@ SUBJECTS: dict[str, tuple[str, str]] = {
 
 class CEval(ChoiceBenchmark):
     name = "ceval"
+    clustered = True
     version = "2.0"
     hub = HubSource("ceval/ceval-exam", test_split="val", fewshot_split="dev", configs=tuple(SUBJECTS))
     metrics = ("acc",)

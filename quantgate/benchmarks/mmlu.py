@@ -96,6 +96,7 @@ CATEGORIES: dict[str, str] = {
 
 class MMLU(ChoiceBenchmark):
     name = "mmlu"
+    clustered = True
     version = "1.0"
     hub = HubSource("cais/mmlu", "all", test_split="test", fewshot_split="dev")
     metrics = ("acc",)

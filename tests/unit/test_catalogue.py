@@ -26,7 +26,7 @@ def test_unknown_key_names_file_line_key_and_suggests_the_right_one():
 
 def test_missing_field_is_reported_with_its_path():
     message = error_of("missing-field.yaml")
-    assert "missing-field.yaml:5: families.toy.benchmarks.gsm8k.tolerance: required key is missing" in message
+    assert "missing-field.yaml:5: families.toy.benchmarks.gsm8k.gate: required key is missing" in message
 
 
 def test_duplicate_variant_name_is_refused_with_both_lines():
@@ -48,7 +48,10 @@ def test_reference_must_name_a_variant():
 
 def test_one_of_several_keys_is_required():
     message = error_of("two-checkpoints.yaml")
-    assert "families.toy.benchmarks.gsm8k.tolerance: give exactly one of absolute, relative" in message
+    assert (
+        "families.toy.benchmarks.gsm8k.gate: mode non-inferiority takes margin and nothing else (got margin, recovery)"
+        in message
+    )
     assert "families.toy.variants.bf16.checkpoint: give exactly one of hub, path, embedded, same_as" in message
 
 
@@ -120,7 +123,7 @@ def test_repository_catalogue_has_every_published_family_and_benchmark():
 def test_published_numbers_must_name_a_benchmark_of_the_family(tmp_path):
     bad = tmp_path / "c.yaml"
     bad.write_text(
-        "families:\n  toy:\n    reference: bf16\n    benchmarks: {gsm8k: {tolerance: {absolute: 0.1}}}\n"
+        "families:\n  toy:\n    reference: bf16\n    benchmarks: {gsm8k: {gate: {margin: 0.1}}}\n"
         "    variants:\n      bf16: {checkpoint: {hub: o/m}, published: {mmlu: 0.5}}\n"
     )
     with pytest.raises(CatalogueError, match=r"c.yaml:6: families.toy.variants.bf16.published.mmlu: 'mmlu' is not"):
@@ -130,7 +133,7 @@ def test_published_numbers_must_name_a_benchmark_of_the_family(tmp_path):
 def test_a_hub_file_must_be_gguf(tmp_path):
     bad = tmp_path / "c.yaml"
     bad.write_text(
-        "families:\n  toy:\n    reference: bf16\n    benchmarks: {gsm8k: {tolerance: {absolute: 0.1}}}\n"
+        "families:\n  toy:\n    reference: bf16\n    benchmarks: {gsm8k: {gate: {margin: 0.1}}}\n"
         "    variants:\n      bf16: {checkpoint: {hub: o/m, file: m.bin}}\n"
     )
     with pytest.raises(CatalogueError, match="checkpoint: file names a .gguf file"):

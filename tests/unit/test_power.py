@@ -1,0 +1,38 @@
+"""The power command and the noise-floor summary."""
+
+import pytest
+
+from quantgate.noise_floor import render, report_dir, summarize
+from quantgate.power import items_needed, main, paired_se
+from quantgate.stats import minimum_detectable_drop
+
+
+def test_items_needed_is_the_smallest_n_that_resolves_the_margin():
+    n = items_needed(0.02, 0.05, 0.05, 0.8)
+    assert minimum_detectable_drop(paired_se(n, 0.05), 0.05) <= 0.02
+    assert minimum_detectable_drop(paired_se(n - 1, 0.05), 0.05) > 0.02
+    assert items_needed(0.02, 0.05, 0.05, 0.8, design_effect=2.0) in (2 * n - 1, 2 * n)
+
+
+def test_power_command_flags_an_underpowered_limit(capsys):
+    assert main(["--n", "50", "--flip-rate", "0.05", "--margin", "0.02"]) == 0
+    out = capsys.readouterr().out
+    assert "minimum detectable drop at 80% power, alpha 0.05: 0.0786" in out
+    assert "is UNDERPOWERED for a margin of 0.02" in out
+
+
+def test_noise_floor_summary_counts_flips_and_keeps_errors():
+    results = [
+        {"id": "f-bf16-gsm8k", "status": "passed", "n": 200, "lost": 1, "gained": 3, "delta": 0.01,
+         "ci_low": -0.01, "ci_high": 0.03},
+        {"nodeid": "test_accuracy[f-bf16-mmlu]", "outcome": "error"},
+    ]  # fmt: skip
+    rows = summarize(results)
+    assert rows[0]["flip_rate"] == pytest.approx(0.02) and rows[1]["status"] == "error"
+    assert "2.00%" in render(rows) and "test_accuracy[f-bf16-mmlu]" in render(rows)
+
+
+def test_noise_floor_finds_the_report_dir_in_pytest_arguments():
+    assert str(report_dir(["-k", "x", "--report-dir", "out"])) == "out"
+    assert str(report_dir(["--report-dir=elsewhere"])) == "elsewhere"
+    assert str(report_dir([])) == "reports"
