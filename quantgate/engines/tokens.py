@@ -13,15 +13,21 @@ def encode_pair(encode: Encode, context: str, continuation: str) -> tuple[list[i
     Trailing whitespace of the context moves to the continuation first, so " A" after "Answer:"
     is tokenized as it would be in running text (lm-eval ``_encode_pair``).
     """
+    context, whole_text = pair_texts(context, continuation)
+    whole = encode(whole_text)
+    context_tokens = encode(context)
+    return context_tokens, whole[len(context_tokens) :]
+
+
+def pair_texts(context: str, continuation: str) -> tuple[str, str]:
+    """The two texts ``encode_pair`` encodes: the context without trailing whitespace, and the whole."""
     if not context:
         raise ValueError("context must not be empty")
     spaces = len(context) - len(context.rstrip())
     if spaces:
         continuation = context[-spaces:] + continuation
         context = context[:-spaces]
-    whole = encode(context + continuation)
-    context_tokens = encode(context)
-    return context_tokens, whole[len(context_tokens) :]
+    return context, context + continuation
 
 
 def rolling_windows(tokens: list[int], prefix_token: int, max_seq_len: int) -> list[tuple[list[int], int]]:

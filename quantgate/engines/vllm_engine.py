@@ -12,13 +12,13 @@ import math
 import os
 import platform
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import psutil
 
 from quantgate.engines.base import EngineInfo, Release
-from quantgate.engines.tokens import encode_pair, rolling_windows
+from quantgate.engines.tokens import encode_pair, pair_texts, rolling_windows
 from quantgate.errors import EngineError, EngineLoadError
 from quantgate.records import (
     Generation,
@@ -63,7 +63,8 @@ class VLLMEngine:
     # -- requests -------------------------------------------------------------------------------
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
-        prompts = [self._encode(r.prompt) for r in requests]
+        encode = self._batch_encoder(r.prompt for r in requests)
+        prompts = [encode(r.prompt) for r in requests]
         self._check_lengths([len(p) + r.max_tokens for p, r in zip(prompts, requests)], "prompt + max_tokens")
         params = [
             self._SamplingParams(temperature=0.0, max_tokens=r.max_tokens, stop=list(r.stop) or None) for r in requests
@@ -75,15 +76,17 @@ class VLLMEngine:
         ]
 
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[float]:
-        pairs = [encode_pair(self._encode, r.context, r.continuation) for r in requests]
+        encode = self._batch_encoder(t for r in requests for t in pair_texts(r.context, r.continuation))
+        pairs = [encode_pair(encode, r.context, r.continuation) for r in requests]
         return self._sequence_logprobs([(ctx + cont, len(ctx)) for ctx, cont in pairs])
 
     def next_token_logprobs(self, requests: Sequence[NextTokenRequest]) -> list[dict[str, float]]:
         contexts, candidate_ids = [], []
+        encode = self._batch_encoder(t for r in requests for c in r.candidates for t in pair_texts(r.context, c))
         for r in requests:
             ctx, ids = None, []
             for candidate in r.candidates:
-                ctx_tokens, cont_tokens = encode_pair(self._encode, r.context, candidate)
+                ctx_tokens, cont_tokens = encode_pair(encode, r.context, candidate)
                 if len(cont_tokens) != 1 or (ctx is not None and ctx_tokens != ctx):
                     raise EngineError(
                         f"candidate {candidate!r} is {len(cont_tokens)} tokens after the context "
@@ -131,6 +134,17 @@ class VLLMEngine:
 
     def _encode(self, text: str) -> list[int]:
         return list(self._tokenizer.encode(text))
+
+    def _batch_encoder(self, texts: Iterable[str]) -> Callable[[str], list[int]]:
+        """``_encode`` over texts tokenized beforehand in one batch call, which a fast tokenizer
+        spreads over the CPU's cores (one call per text cost MMLU 5-shot 100 s of 146 on an H200)."""
+        unique = list(dict.fromkeys(texts))
+        try:
+            ids = self._tokenizer(unique)["input_ids"] if unique else []
+        except TypeError:  # a tokenizer without batch calls
+            ids = [self._encode(t) for t in unique]
+        table = dict(zip(unique, ids))
+        return lambda text: list(table[text]) if text in table else self._encode(text)
 
     def _check_lengths(self, lengths: Sequence[int], what: str) -> None:
         """Refuse requests that would not fit: lm-eval cuts such prompts silently, quantgate does not."""
