@@ -49,6 +49,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="record the reference variant's baselines where none exist (never replaces one)",
     )
+    group.addoption(
+        "--report-lang", choices=("en", "zh"), default="en", help="language of the Markdown summary (summary.md)"
+    )
     group.addoption("--progress", action="store_true", help="progress bars for loading, requests and scoring")
     group.addoption(
         "--no-cache", action="store_true", help="neither reuse nor keep per-item results in <cache-dir>/results"
@@ -93,7 +96,9 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.stash[EVALUATOR] = Evaluator(settings, EngineManager(vllm_loader(settings)))
     if not hasattr(config, "workerinput"):  # the xdist controller, or a run without xdist
-        config.pluginmanager.register(ResultsCollector(settings.report_dir, config), "quantgate-results")
+        config.pluginmanager.register(
+            ResultsCollector(settings.report_dir, config, config.getoption("report_lang")), "quantgate-results"
+        )
     register_html_columns(config)
 
 

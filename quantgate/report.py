@@ -17,6 +17,7 @@ from quantgate.baselines import write_json_atomic
 from quantgate.catalogue import Case
 from quantgate.environment import environment, utc_now
 from quantgate.session import Outcome
+from quantgate.summary import markdown, verdict
 
 COLUMNS = (
     ("family", "Family"),
@@ -157,11 +158,19 @@ def register_html_columns(config: pytest.Config) -> None:
         config.pluginmanager.register(HtmlColumns(), "quantgate-html")
 
 
+def write_text_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
 class ResultsCollector:
     """Gathers every accuracy test's numbers on the controller and writes ``results.json`` at the end."""
 
-    def __init__(self, report_dir: Path, config: pytest.Config):
+    def __init__(self, report_dir: Path, config: pytest.Config, lang: str = "en"):
         self.path = report_dir / "results.json"
+        self.lang = lang
         self.config = config
         self.results: list[dict[str, Any]] = []
         self.releases: list[dict[str, Any]] = []
@@ -195,6 +204,7 @@ class ResultsCollector:
                 "results": self.results,
             },
         )
+        write_text_atomic(self.path.with_name("summary.md"), markdown(self.results, self.lang))
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not self.results:
@@ -220,4 +230,6 @@ class ResultsCollector:
             terminalreporter.write_line(f"{label.upper():<11} {entry['id']:<45} {numbers}")
             for flag in entry.get("flags", []):
                 terminalreporter.write_line(f"            ! {flag}")
-        terminalreporter.write_line(f"results: {self.path}")
+        for line in verdict(self.results):
+            terminalreporter.write_line(line)
+        terminalreporter.write_line(f"results: {self.path}; Markdown summary: {self.path.with_name('summary.md')}")

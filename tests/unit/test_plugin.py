@@ -120,6 +120,15 @@ def test_a_drop_fails_naming_variant_benchmark_and_numbers(project):
     )
 
 
+def test_the_run_ends_with_the_release_verdict_and_a_markdown_summary(project):
+    run(project, "--record-missing-baselines", "-k", "bf16").assert_outcomes(passed=3)
+    result = run(project, "-k", "int4-bad-mmlu or int8-gsm8k", "--report-lang", "zh")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["Release gate: **BLOCKED** by 1 test(s)", "- failed: toy-int4-bad-mmlu"])
+    summary = (project.path / "reports" / "summary.md").read_text()
+    assert "发布门禁：**阻止发布**" in summary and "| toy-int4-bad-mmlu | 未通过" in summary
+
+
 def test_an_underpowered_run_warns_and_is_marked_in_every_output(project):
     run(project, "--record-missing-baselines", "-k", "bf16-piqa").assert_outcomes(passed=1)
     result = run(project, "-k", "int8-piqa", "--html", "reports/report.html")

@@ -1,0 +1,100 @@
+"""What blocks a release, from results.json's entries: for the end of the pytest run and as a
+Markdown summary for a CI step summary or a pull-request comment (English or Chinese)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+COLUMNS = {
+    "en": ("test", "status", "score", "baseline", "Δ", "90% CI", "lost / gained", "n", "min. detectable drop"),
+    "zh": ("测试", "状态", "得分", "基线", "Δ", "90% 置信区间", "变差 / 变好", "n", "最小可检测下降"),
+}
+TEXT: dict[str, dict[str, str]] = {
+    "en": {
+        "title": "quantgate release gate",
+        "clear": "Release gate: **clear** ({passed} passed, {waived} waived)",
+        "blocked": "Release gate: **BLOCKED** by {count} test(s)",
+        "passed": "passed",
+        "recorded": "recorded",
+        "waived": "waived",
+        "failed": "failed",
+        "no-baseline": "missing baseline",
+        "refused": "baseline refused",
+        "error": "error",
+        "underpowered": "underpowered (not blocking; the run is too small to resolve its margin)",
+    },
+    "zh": {
+        "title": "quantgate 发布门禁",
+        "clear": "发布门禁：**通过**（{passed} 项通过，{waived} 项豁免）",
+        "blocked": "发布门禁：**阻止发布**，共 {count} 项测试",
+        "passed": "通过",
+        "recorded": "已记录基线",
+        "waived": "已豁免",
+        "failed": "未通过",
+        "no-baseline": "缺少基线",
+        "refused": "基线被拒绝",
+        "error": "错误",
+        "underpowered": "样本量不足（不阻止发布；本次运行无法分辨其容差）",
+    },
+}
+BLOCKING = ("failed", "no-baseline", "refused", "error")
+
+
+def status_of(entry: dict[str, Any]) -> str:
+    """passed, recorded, failed, no-baseline, refused, waived or error."""
+    if "id" not in entry or entry.get("outcome") == "error":
+        return "error"
+    if entry.get("waiver") and entry.get("outcome") == "skipped":  # pytest reports an xfail as skipped
+        return "waived"
+    return str(entry.get("status") or entry.get("outcome"))
+
+
+def blockers(results: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Test ids by reason, for every reason that blocks a release, plus the underpowered ones."""
+    found: dict[str, list[str]] = {reason: [] for reason in (*BLOCKING, "underpowered")}
+    for entry in results:
+        status, name = status_of(entry), entry.get("id") or entry.get("nodeid", "?")
+        if status in BLOCKING:
+            found[status].append(name)
+        if entry.get("underpowered") and status != "waived":
+            found["underpowered"].append(name)
+    return {reason: ids for reason, ids in found.items() if ids}
+
+
+def verdict(results: list[dict[str, Any]], lang: str = "en") -> list[str]:
+    """Lines saying whether the release may go, and what blocks it."""
+    text = TEXT[lang]
+    found = blockers(results)
+    count = sum(len(found.get(r, [])) for r in BLOCKING)
+    statuses = [status_of(e) for e in results]
+    if count == 0:
+        lines = [text["clear"].format(passed=statuses.count("passed") + statuses.count("recorded"),
+                                      waived=statuses.count("waived"))]  # fmt: skip
+    else:
+        lines = [text["blocked"].format(count=count)]
+    for reason, ids in found.items():
+        lines.append(f"- {text[reason]}: {', '.join(ids)}")
+    return lines
+
+
+def _number(value: Any, fmt: str) -> str:
+    return "" if value is None else format(value, fmt)
+
+
+def markdown(results: list[dict[str, Any]], lang: str = "en") -> str:
+    text = TEXT[lang]
+    lines = [f"## {text['title']}", "", *verdict(results, lang), ""]
+    columns = COLUMNS[lang]
+    lines += ["| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
+    for entry in results:
+        status = status_of(entry)
+        label = text.get(status, status) + (" ⚠" if entry.get("underpowered") else "")
+        ci = f"[{entry['ci_low']:+.4f}, {entry['ci_high']:+.4f}]" if entry.get("ci_low") is not None else ""
+        lost = f"{entry['lost']} / {entry['gained']}" if entry.get("lost") is not None else ""
+        cells = [
+            entry.get("id") or entry.get("nodeid", "?"), label, _number(entry.get("score"), ".4f"),
+            _number(entry.get("baseline"), ".4f"), _number(entry.get("delta"), "+.4f"), ci, lost,
+            _number(entry.get("n"), "d"), _number(entry.get("mdd"), ".4f"),
+        ]  # fmt: skip
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
