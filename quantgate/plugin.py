@@ -21,6 +21,7 @@ from quantgate.gpus import GpuAssignmentError, pin_worker
 from quantgate.report import ResultsCollector, outcome_properties, register_html_columns
 from quantgate.runner import PreparedBenchmark
 from quantgate.session import EngineManager, Evaluator, Outcome, Settings, Status, vllm_loader
+from quantgate.shard import Shard, assign, case_cost
 
 
 class QuantgateWarning(UserWarning):
@@ -51,6 +52,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--report-lang", choices=("en", "zh"), default="en", help="language of the Markdown summary (summary.md)"
+    )
+    group.addoption(
+        "--shard", metavar="K/N", help="run shard K of N: whole variants, balanced by estimated cost (CI matrices)"
     )
     group.addoption("--progress", action="store_true", help="progress bars for loading, requests and scoring")
     group.addoption(
@@ -126,6 +130,7 @@ def case_of(item: pytest.Item | None) -> Case | None:
     return callspec.params.get(CASE_FIXTURE) if callspec else None
 
 
+@pytest.hookimpl(trylast=True)  # after -k and -m have deselected, so shards balance what is selected
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Run other tests first, then accuracy tests in catalogue order: variant by variant, reference first."""
     rank = {case.id: i for i, case in enumerate(config.stash[CATALOGUE].cases)}
@@ -135,6 +140,36 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return (1, rank[case.id]) if case else (0, pair[0])
 
     items[:] = [item for _, item in sorted(enumerate(items), key=key)]
+    keep_shard(config, items)
+
+
+def keep_shard(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``--shard K/N``: keep the accuracy tests of the variants assigned to shard K (other tests run
+    on shard 1 only), so N runners cover the selection once, each variant loading on one runner."""
+    option = config.getoption("shard")
+    if not option:
+        return
+    try:
+        shard = Shard.parse(option)
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    limit = config.getoption("limit")
+    costs: dict[str, float] = {}
+    for item in items:
+        case = case_of(item)
+        if case is not None:
+            cost = case_cost(case.task, limit if limit is not None else case.spec.limit)
+            costs[case.variant.key] = costs.get(case.variant.key, 0.0) + cost
+    placed = assign(costs.items(), shard.count)
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
+    for item in items:
+        case = case_of(item)
+        mine = placed[case.variant.key] == shard.index if case is not None else shard.index == 1
+        (keep if mine else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 @dataclass

@@ -80,6 +80,20 @@ def test_ids_and_markers_select_what_a_user_expects(project):
     assert project.events == []  # collection loads nothing
 
 
+def test_shards_split_whole_variants_and_cover_the_selection_once(project):
+    shards = []
+    for k in (1, 2, 3):
+        out = run(project, "--collect-only", "-q", "--shard", f"{k}/3").stdout.str()
+        shards.append({line.split("[")[1].rstrip("]") for line in out.splitlines() if "test_accuracy[" in line})
+    assert set().union(*shards) == {f"toy-{v}-{b}" for v in ("bf16", "int8", "int4-bad", "broken")
+                                    for b in ("gsm8k", "mmlu", "piqa")}  # fmt: skip
+    assert sum(len(s) for s in shards) == 12 and all(shards)
+    for ids in shards:
+        variants = {i.rsplit("-", 1)[0] for i in ids}
+        assert all(sum(i.startswith(v + "-") for i in ids) == 3 for v in variants)  # variants whole
+    assert run(project, "--collect-only", "--shard", "4/3").ret == pytest.ExitCode.USAGE_ERROR
+
+
 def test_missing_baseline_fails_with_the_command_before_any_model_loads(project):
     result = run(project, "-k", "int8-piqa")
     result.assert_outcomes(failed=1)
