@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from quantgate.baselines import write_text_atomic
 from quantgate.records import ItemResult
 
 
@@ -53,9 +54,7 @@ class ResultCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         key_file = self.path.with_suffix(".key.json")
         if not key_file.exists():
-            tmp = key_file.with_name(f".{key_file.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(self.key, indent=1, sort_keys=True, default=str) + "\n")
-            os.replace(tmp, key_file)
+            write_text_atomic(key_file, json.dumps(self.key, indent=1, sort_keys=True, default=str) + "\n")
         with self.path.open("a+b") as f:
             fcntl.flock(f, fcntl.LOCK_EX)
             try:

@@ -13,7 +13,7 @@ from typing import Any, cast
 
 import pytest
 
-from quantgate.baselines import write_json_atomic
+from quantgate.baselines import write_json_atomic, write_text_atomic
 from quantgate.catalogue import Case
 from quantgate.environment import environment, utc_now
 from quantgate.session import Outcome
@@ -156,13 +156,6 @@ class HtmlColumns:
 def register_html_columns(config: pytest.Config) -> None:
     if config.pluginmanager.hasplugin("html"):
         config.pluginmanager.register(HtmlColumns(), "quantgate-html")
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 class ResultsCollector:

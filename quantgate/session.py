@@ -19,6 +19,7 @@ from quantgate.baselines import (
     check_compatible,
     read_baseline,
     write_baseline,
+    write_text_atomic,
 )
 from quantgate.benchmarks import get_benchmark
 from quantgate.cache import ResultCache, fingerprint
@@ -308,23 +309,21 @@ class Evaluator:
     def write_items(self, case: Case, result: TaskResult) -> Path:
         """Per-item JSON lines: prompt, output, extracted answer, target and scores."""
         path = self.settings.report_dir / "items" / f"{case.id}.jsonl"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with tmp.open("w", encoding="utf-8") as f:
-            for item in result.items:
-                row = {
-                    "id": item.id,
-                    "group": item.group,
-                    "scores": item.scores,
-                    "invalid": item.invalid,
-                    "extracted": item.extracted,
-                    "target": item.target,
-                    "output": item.output,
-                    "prompt": item.prompt,
-                    "prompt_sha": item.prompt_sha,
-                }
-                f.write(json.dumps(row, ensure_ascii=False) + "\n")
-        os.replace(tmp, path)
+        rows = (
+            {
+                "id": item.id,
+                "group": item.group,
+                "scores": item.scores,
+                "invalid": item.invalid,
+                "extracted": item.extracted,
+                "target": item.target,
+                "output": item.output,
+                "prompt": item.prompt,
+                "prompt_sha": item.prompt_sha,
+            }
+            for item in result.items
+        )
+        write_text_atomic(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
         return path
 
 

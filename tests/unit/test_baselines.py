@@ -2,6 +2,7 @@
 whose data, task version or prompts differ from the run."""
 
 import json
+import os
 
 import pytest
 
@@ -66,7 +67,7 @@ def test_failed_write_leaves_the_old_file_intact(tmp_path, monkeypatch):
     def explode(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(json, "dump", explode)
+    monkeypatch.setattr(os, "fsync", explode)  # the temporary file is written, then the disk fails
     with pytest.raises(OSError, match="disk full"):
         write(path, overwrite=True)
     assert path.read_text() == before
