@@ -102,6 +102,11 @@ class GateResult:
         return self.comparison.n
 
     @property
+    def allowed_drop(self) -> float:
+        """The rule's largest passing change in the bad direction, in score units, for this baseline."""
+        return self.rule.allowed_drop(self.baseline, self.higher_is_better)
+
+    @property
     def worst_credible(self) -> float:
         """The bad end of the interval, oriented so that negative is worse (for perplexity too)."""
         c = self.comparison

@@ -199,11 +199,10 @@ class AccuracyRun:
                 warnings.warn(QuantgateWarning(note), stacklevel=1)
             gate = outcome.gate
             if gate is not None and gate.underpowered:
-                allowed = gate.rule.allowed_drop(gate.baseline, gate.higher_is_better)
                 warnings.warn(
                     QuantgateWarning(
                         f"{self.case.id} is underpowered: it resolves drops of {gate.minimum_detectable_drop:.4f} "
-                        f"at n={gate.n}, its rule allows {allowed:.4f}"
+                        f"at n={gate.n}, its rule allows {gate.allowed_drop:.4f}"
                     ),
                     stacklevel=1,
                 )
