@@ -17,7 +17,7 @@ from quantgate.baselines import write_json_atomic, write_text_atomic
 from quantgate.catalogue import Case
 from quantgate.environment import environment, utc_now
 from quantgate.session import Outcome
-from quantgate.summary import markdown, verdict
+from quantgate.summary import markdown, status_of, verdict
 
 COLUMNS = (
     ("family", "Family"),
@@ -67,7 +67,7 @@ def outcome_properties(case: Case, outcome: Outcome | None) -> dict[str, Any]:
             delta=gate.delta,
             mode=gate.rule.mode,
             rule=str(gate.rule),
-            allowed_drop=gate.rule.allowed_drop(gate.baseline, gate.higher_is_better),
+            allowed_drop=gate.allowed_drop,
             ci_low=c.ci_low,
             ci_high=c.ci_high,
             ci_level=c.level,
@@ -217,9 +217,7 @@ class ResultsCollector:
                 )
                 if entry.get("underpowered"):
                     numbers += " UNDERPOWERED"
-            label = entry["status"] or entry["outcome"]
-            if entry.get("waiver") and entry["outcome"] == "skipped":  # pytest reports an xfail as skipped
-                label = "waived"
+            label = status_of(entry)
             terminalreporter.write_line(f"{label.upper():<11} {entry['id']:<45} {numbers}")
             for flag in entry.get("flags", []):
                 terminalreporter.write_line(f"            ! {flag}")
