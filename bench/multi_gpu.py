@@ -25,6 +25,8 @@ CATALOGUE = """families:
       gpu_memory_utilization: 0.5
       enable_prefix_caching: true
       seed: 0
+      # eager: loads take seconds, and no run reuses another's compile cache (a fair 1-vs-2 GPU timing)
+      enforce_eager: true
       extra: {{load_format: dummy}}
     benchmarks:
       gsm8k: {{limit: 300, source: {{files: {{test: {gsm8k[test]}, fewshot: {gsm8k[fewshot]}}}}}, gate: {{margin: 0.05}}}}
@@ -33,7 +35,8 @@ CATALOGUE = """families:
     variants:
       bf16: {{checkpoint: {{path: {standin}}}, scheme: [bf16]}}
       fp8-engine: {{checkpoint: {{same_as: bf16}}, engine: {{quantization: fp8}}, scheme: [fp8, engine]}}
-      tp2: {{checkpoint: {{same_as: bf16}}, engine: {{tensor_parallel_size: 2}}, scheme: [bf16, tp2]}}
+      # vLLM's custom all-reduce needs GPU peer access; NCCL's all-reduce is the one seen working here
+      tp2: {{checkpoint: {{same_as: bf16}}, engine: {{tensor_parallel_size: 2, extra: {{disable_custom_all_reduce: true}}}}, scheme: [bf16, tp2]}}
 """
 
 
@@ -47,7 +50,7 @@ def write_catalogue(work: Path) -> Path:
 
 def decisions(run_dir: Path) -> dict[str, dict[str, str | None]]:
     """test id -> item id -> extracted answer, from a run's per-item JSON lines."""
-    out = {}
+    out: dict[str, dict[str, str | None]] = {}
     for file in sorted((run_dir / "items").glob("*.jsonl")):
         rows = [json.loads(line) for line in file.read_text().splitlines()]
         out[file.stem] = {r["id"]: r["extracted"] for r in rows}
@@ -71,6 +74,9 @@ def compare(one: Path, two: Path, tp2: Path) -> dict:
     }
     placement = {}
     for name, run_dir in (("one", one), ("two", two), ("tp2", tp2)):
+        if not (run_dir / "results.json").exists():
+            placement[name] = "no results.json: the run did not finish"
+            continue
         results = json.loads((run_dir / "results.json").read_text())
         placement[name] = {
             "engine_loads": results["engine_loads"],
