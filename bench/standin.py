@@ -205,6 +205,33 @@ def build_standin(architecture: str, out: Path) -> Path:
     return out
 
 
+def initialize_weights(standin: Path, out: Path, seed: int = 0) -> Path:
+    """A copy of ``standin`` with seeded weights from transformers' own initialization (std 0.02).
+
+    vLLM's dummy loader draws every weight from U(-0.001, 0.001): the network is nearly constant,
+    all four MMLU letters get the same log-probability and greedy text repeats one token, so runs
+    agree trivially. These weights give varied outputs, for checking that two engine layouts
+    (TP=1, TP=2) make the same decisions.
+    """
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    if (out / "config.json").exists():
+        return out
+    torch.manual_seed(seed)
+    config = AutoConfig.from_pretrained(standin)
+    with torch.device("cuda" if torch.cuda.is_available() else "cpu"):
+        model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
+    partial = out.with_name(out.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    model.save_pretrained(partial)
+    for file in standin.iterdir():
+        if file.name != "config.json" and not (partial / file.name).exists():
+            shutil.copy(file, partial / file.name)
+    partial.rename(out)
+    return out
+
+
 def _text(rng: random.Random, words: int) -> str:
     return " ".join(rng.choice(WORDS) for _ in range(max(1, int(rng.gauss(words, words / 4)))))
 
