@@ -55,19 +55,23 @@ def render(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def report_dir(args: list[str]) -> Path:
-    for i, arg in enumerate(args):
-        if arg == "--report-dir" and i + 1 < len(args):
-            return Path(args[i + 1])
-        if arg.startswith("--report-dir="):
-            return Path(arg.split("=", 1)[1])
-    return Path("reports")
+class ResultsPath:
+    """Asks the run's results collector where it wrote results.json (``--report-dir`` or pytest.ini)."""
+
+    path: Path | None = None
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        collector = config.pluginmanager.get_plugin("quantgate-results")
+        if collector is not None:
+            self.path = collector.path
 
 
 def main(argv: list[str]) -> int:
-    code = pytest.main(["-m", "reference", *argv])
-    results_file = report_dir(argv) / "results.json"
-    if not results_file.exists():
+    where = ResultsPath()
+    code = pytest.main(["-m", "reference", *argv], plugins=[where])
+    results_file = where.path
+    if results_file is None or not results_file.exists():
         print(f"no results at {results_file}: nothing ran", file=sys.stderr)
         return int(code) or 1
     rows = summarize(json.loads(results_file.read_text())["results"])

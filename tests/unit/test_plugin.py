@@ -13,6 +13,7 @@ import datasets  # noqa: F401  imported here so pytester's module snapshot keeps
 import pytest
 
 import quantgate.plugin
+from quantgate import noise_floor
 from quantgate.benchmarks.piqa import PIQA
 from quantgate.catalogue import load_catalogue
 from quantgate.errors import EngineLoadError
@@ -296,3 +297,16 @@ def test_other(worker_id, tmp_path_factory):
     assert sorted(pinned.values()) == ["0", "1"], pinned
     too_many = pytester.runpytest_subprocess("-p", "quantgate.plugin", "--catalogue", "catalogue.yaml", "-n", "3")
     assert "3 xdist workers for 2 GPUs" in too_many.stdout.str() + too_many.stderr.str()
+
+
+def test_noise_floor_reads_results_where_pytest_ini_put_them(project):
+    run(project, "-m", "reference", "--record-missing-baselines").assert_outcomes(passed=3)
+    project.makeini("[pytest]\nquantgate_reports = nightly\n")
+    project.chdir()
+    args = ["-p", "quantgate.plugin", "-p", "no:cacheprovider", "--catalogue", "catalogue.yaml",
+            "--baselines-dir", "baselines", "--cache-dir", "cache", "--no-cache", "-q"]  # fmt: skip
+    assert noise_floor.main(args) == 0
+    rows = json.loads((project.path / "nightly" / "noise-floor.json").read_text())
+    assert [(r["id"], r["status"], r["lost"], r["gained"]) for r in rows] == [
+        ("toy-bf16-gsm8k", "passed", 0, 0), ("toy-bf16-mmlu", "passed", 0, 0), ("toy-bf16-piqa", "passed", 0, 0)
+    ]  # fmt: skip

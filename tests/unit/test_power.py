@@ -2,7 +2,7 @@
 
 import pytest
 
-from quantgate.noise_floor import render, report_dir, summarize
+from quantgate.noise_floor import render, summarize
 from quantgate.power import items_needed, main, paired_se
 from quantgate.stats import minimum_detectable_drop
 
@@ -30,9 +30,3 @@ def test_noise_floor_summary_counts_flips_and_keeps_errors():
     rows = summarize(results)
     assert rows[0]["flip_rate"] == pytest.approx(0.02) and rows[1]["status"] == "error"
     assert "2.00%" in render(rows) and "test_accuracy[f-bf16-mmlu]" in render(rows)
-
-
-def test_noise_floor_finds_the_report_dir_in_pytest_arguments():
-    assert str(report_dir(["-k", "x", "--report-dir", "out"])) == "out"
-    assert str(report_dir(["--report-dir=elsewhere"])) == "elsewhere"
-    assert str(report_dir([])) == "reports"
