@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from quantgate.errors import BaselineError, MissingBaselineError
+from quantgate.flips import clip
 from quantgate.gate import Metric
 from quantgate.records import TaskResult
 
@@ -30,6 +31,9 @@ class _Strict(BaseModel):
 class BaselineItem(_Strict):
     prompt_sha: str
     scores: dict[str, float]
+    extracted: str | None = None
+    output: str | None = None
+    """BF16's output, clipped, for showing flipped items when BF16 does not run in the session."""
 
 
 class DatasetInfo(_Strict):
@@ -93,7 +97,12 @@ def read_baseline(path: Path) -> Baseline:
 
 
 def baseline_from_result(family: str, result: TaskResult, origin: str, provenance: dict[str, Any]) -> BaselineFile:
-    items = {item.id: BaselineItem(prompt_sha=item.prompt_sha, scores=item.scores) for item in result.items}
+    items = {
+        item.id: BaselineItem(
+            prompt_sha=item.prompt_sha, scores=item.scores, extracted=item.extracted, output=clip(item.output)
+        )
+        for item in result.items
+    }
     return BaselineFile(
         schema_version=SCHEMA,
         family=family,

@@ -207,6 +207,8 @@ class Variant:
     is_reference: bool
     requires: str
     file: Path
+    reference: str
+    """The family's reference variant's name (BF16)."""
     reference_checkpoint: Checkpoint
     """The reference variant's checkpoint: its tokenizer renders chat prompts for the whole family."""
     chat: ChatSpec | None = None
@@ -237,6 +239,11 @@ class Case:
     @property
     def id(self) -> str:
         return f"{self.variant.key}-{self.benchmark}"
+
+    @property
+    def reference_id(self) -> str:
+        """The id of the reference's test on this benchmark."""
+        return f"{self.variant.family}-{self.variant.reference}-{self.benchmark}"
 
     @property
     def published(self) -> float | None:
@@ -453,6 +460,7 @@ def _cases(spec: CatalogueFile, file: Path, lines: dict[KeyPath, int]) -> list[C
                 is_reference=var_name == fam.reference,
                 requires=var.requires or fam.requires,
                 file=file,
+                reference=fam.reference,
                 reference_checkpoint=_resolve_paths(fam.variants[fam.reference].checkpoint, file),
                 chat=fam.chat,
                 published=dict(var.published or {}),

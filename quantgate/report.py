@@ -15,7 +15,8 @@ import pytest
 
 from quantgate.baselines import write_json_atomic, write_text_atomic
 from quantgate.catalogue import Case
-from quantgate.environment import environment, utc_now
+from quantgate.dashboard import dashboard, flips_table
+from quantgate.environment import environment, report_facts, utc_now
 from quantgate.session import Outcome
 from quantgate.summary import markdown, status_of, verdict
 
@@ -36,6 +37,9 @@ COLUMNS = (
     ("power", "Power"),
     ("invalid", "Invalid"),
     ("wall_s", "Wall time (s)"),
+    ("load_s", "Load (s)"),
+    ("tokens_per_s", "Tokens/s"),
+    ("gpu_peak_mib", "GPU peak (MiB)"),
 )
 
 UNDERPOWERED = '<span class="underpowered" style="color:#b35c00;font-weight:bold">UNDERPOWERED</span>'
@@ -99,7 +103,15 @@ def outcome_properties(case: Case, outcome: Outcome | None) -> dict[str, Any]:
         load_s=round(outcome.load_s, 3) if outcome.load_s is not None else None,
         baseline_file=str(outcome.baseline_file) if outcome.baseline_file else None,
         items_file=str(outcome.items_file) if outcome.items_file else None,
+        flips=outcome.flips,
     )
+    if outcome.usage is not None:
+        u = outcome.usage
+        props.update(
+            tokens=u.tokens,
+            tokens_per_s=round(u.tokens_per_s, 1) if u.tokens_per_s is not None else None,
+            gpu_peak_mib=round(u.gpu_peak_mib) if u.gpu_peak_mib is not None else None,
+        )
     return props
 
 
@@ -118,11 +130,7 @@ def _cell(props: dict[str, Any] | None, key: str) -> str:
     if key == "lost_gained" and props.get("lost") is not None:
         return f"{props['lost']} / {props['gained']}"
     if key == "power" and props.get("underpowered") is not None:
-        return (
-            '<span class="underpowered" style="color:#b35c00;font-weight:bold">UNDERPOWERED</span>'
-            if props["underpowered"]
-            else "ok"
-        )
+        return UNDERPOWERED if props["underpowered"] else "ok"
     if props.get(key) is None:
         return ""
     value = props[key]
@@ -134,8 +142,10 @@ def _cell(props: dict[str, Any] | None, key: str) -> str:
         return f"{value:.4f}"
     if key == "delta":
         return f"{value:+.4f}"
-    if key == "wall_s":
+    if key in ("wall_s", "load_s"):
         return f"{value:.1f}"
+    if key in ("tokens_per_s", "gpu_peak_mib"):
+        return f"{value:,.0f}"
     return html.escape(str(value))
 
 
@@ -152,10 +162,35 @@ class HtmlColumns:
         props = properties_of(report)
         cells[2:2] = [f'<td class="col-{key}">{_cell(props, key)}</td>' for key, _ in COLUMNS]
 
+    def pytest_html_results_summary(
+        self, prefix: list[str], summary: list[str], postfix: list[str], session: Any
+    ) -> None:
+        collector = session.config.pluginmanager.get_plugin("quantgate-results")
+        if collector is not None and collector.results:
+            prefix.append(dashboard(collector.results, collector.lang))
+
 
 def register_html_columns(config: pytest.Config) -> None:
     if config.pluginmanager.hasplugin("html"):
         config.pluginmanager.register(HtmlColumns(), "quantgate-html")
+        if not hasattr(config, "workerinput"):
+            add_environment_rows(config)
+
+
+def add_environment_rows(config: pytest.Config) -> None:
+    """GPU, driver, CUDA, library versions and the date in pytest-html's Environment table."""
+    from pytest_metadata.plugin import metadata_key
+
+    config.stash[metadata_key].update(report_facts())
+
+
+def attach_flips(report: pytest.TestReport, props: dict[str, Any]) -> None:
+    """The test's flipped items as an HTML extra: shown when its row is expanded."""
+    table = flips_table(props.get("flips"))
+    if table:
+        from pytest_html import extras
+
+        report.extras = [*getattr(report, "extras", []), extras.html(table)]  # type: ignore[attr-defined]
 
 
 class ResultsCollector:

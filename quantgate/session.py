@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from quantgate.baselines import (
     Baseline,
@@ -30,11 +30,13 @@ from quantgate.engines import Engine, EngineInfo, Release, load_vllm
 from quantgate.engines.vllm_engine import cuda_device_count, device_name, installed_version
 from quantgate.environment import environment, utc_now
 from quantgate.errors import EngineLoadError
+from quantgate.flips import flipped_items, reference_rows
 from quantgate.gate import GateResult, Metric, compare
 from quantgate.gpus import check_fits
 from quantgate.records import TaskResult
 from quantgate.runner import PreparedBenchmark, prepare, run
 from quantgate.sources import load_splits
+from quantgate.usage import PeakGpuMemory, Usage, tokens_so_far, usage
 
 Status = Literal["passed", "failed", "recorded", "no-baseline", "refused"]
 
@@ -70,6 +72,9 @@ class Outcome:
     load_s: float | None = None
     notes: tuple[str, ...] = ()
     """Warnings for the release engineer: a replaced baseline's diff, a different machine."""
+    flips: dict[str, Any] | None = None
+    """Items lost and gained against the baseline, with both outputs (quantgate.flips)."""
+    usage: Usage | None = None
 
     @property
     def passed(self) -> bool:
@@ -259,7 +264,10 @@ class Evaluator:
 
     def run(self, case: Case, prepared: PreparedBenchmark, baseline: Baseline | None, engine: Engine | None) -> Outcome:
         cache = self.result_cache(case, prepared)
-        result = run(prepared, engine, cache, progress=self.settings.progress)
+        tokens_before = tokens_so_far(engine)
+        with PeakGpuMemory() as memory:
+            result = run(prepared, engine, cache, progress=self.settings.progress)
+        cost = usage(engine, tokens_before, result.wall_s, memory)
         items_file = self.write_items(case, result)
         label = f"{case.variant.key} on {case.benchmark}"
         rule = case.spec.gate.rule()
@@ -276,11 +284,17 @@ class Evaluator:
             gate = compare(scores, read_baseline(path).item_scores(), metric, rule, label=label, clusters=clusters)
             change = describe_update(old, data, metric) if old else "new baseline"
             message = f"recorded baseline {path} ({result.metric} {result.score:.4f}, n={result.n}; {change})"
-            return Outcome("recorded", message, gate, result, path, items_file, notes=(f"{path}: {change}",))
+            return Outcome(
+                "recorded", message, gate, result, path, items_file, notes=(f"{path}: {change}",), usage=cost
+            )
         gate = compare(scores, baseline.item_scores(), metric, rule, label=label, clusters=clusters)
         status: Status = "passed" if gate.passed else "failed"
         notes = tuple(f"{baseline.path}: {note}" for note in machine_differences(baseline.data.provenance, provenance))
-        return Outcome(status, gate.message, gate, result, baseline.path, items_file, notes=notes)
+        reference = reference_rows(baseline.data.items, self.items_path(case.reference_id))
+        flips = flipped_items(result.items, baseline.item_scores(), metric, reference)
+        return Outcome(
+            status, gate.message, gate, result, baseline.path, items_file, notes=notes, flips=flips, usage=cost
+        )
 
     def provenance(self, case: Case, prepared: PreparedBenchmark, info: EngineInfo) -> dict:
         checkpoint = case.variant.checkpoint.model_dump(exclude_none=True)
@@ -306,9 +320,12 @@ class Evaluator:
             "recorded_at": utc_now(),
         }
 
+    def items_path(self, case_id: str) -> Path:
+        return self.settings.report_dir / "items" / f"{case_id}.jsonl"
+
     def write_items(self, case: Case, result: TaskResult) -> Path:
         """Per-item JSON lines: prompt, output, extracted answer, target and scores."""
-        path = self.settings.report_dir / "items" / f"{case.id}.jsonl"
+        path = self.items_path(case.id)
         rows = (
             {
                 "id": item.id,

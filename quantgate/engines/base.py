@@ -31,6 +31,18 @@ class EngineInfo:
     """Engine arguments the model was loaded with."""
 
 
+@dataclass
+class TokenCount:
+    """Tokens an engine has processed since it loaded (prompts in full, even when prefix-cached)."""
+
+    prompt: int = 0
+    generated: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.prompt + self.generated
+
+
 @dataclass(frozen=True)
 class Release:
     """Evidence that a closed engine gave its memory back."""

@@ -17,7 +17,7 @@ from typing import Any
 
 import psutil
 
-from quantgate.engines.base import EngineInfo, Release
+from quantgate.engines.base import EngineInfo, Release, TokenCount
 from quantgate.engines.tokens import encode_pair, pair_texts, rolling_windows
 from quantgate.errors import EngineError, EngineLoadError
 from quantgate.records import (
@@ -59,6 +59,7 @@ class VLLMEngine:
         self._max_len = int(self._llm.llm_engine.model_config.max_model_len)
         self._has_token_ids = "logprob_token_ids" in getattr(SamplingParams, "__struct_fields__", ())
         self.info = _engine_info(engine_args)
+        self.tokens = TokenCount()
 
     # -- requests -------------------------------------------------------------------------------
 
@@ -69,7 +70,7 @@ class VLLMEngine:
         params = [
             self._SamplingParams(temperature=0.0, max_tokens=r.max_tokens, stop=list(r.stop) or None) for r in requests
         ]
-        outputs = self._llm.generate([{"prompt_token_ids": p} for p in prompts], params, use_tqdm=self._progress)
+        outputs = self._serve(prompts, params)
         return [
             Generation(o.outputs[0].text, o.outputs[0].finish_reason or "stop", len(o.outputs[0].token_ids))
             for o in outputs
@@ -102,7 +103,7 @@ class VLLMEngine:
             return [{c: next(values) for c in r.candidates} for r in requests]
         self._check_lengths([len(c) + 1 for c in contexts], "context + 1")
         params = [self._SamplingParams(temperature=0.0, max_tokens=1, logprob_token_ids=ids) for ids in candidate_ids]
-        outputs = self._llm.generate([{"prompt_token_ids": c} for c in contexts], params, use_tqdm=self._progress)
+        outputs = self._serve(contexts, params)
         results = []
         for r, ids, out in zip(requests, candidate_ids, outputs):
             logprobs = out.outputs[0].logprobs[0]
@@ -122,15 +123,20 @@ class VLLMEngine:
         self._check_lengths([len(tokens) for tokens, _ in sequences], "context + continuation")
         unique = list(dict.fromkeys((tuple(tokens), start) for tokens, start in sequences))
         params = self._SamplingParams(temperature=0.0, max_tokens=1, prompt_logprobs=0)
-        outputs = self._llm.generate(
-            [{"prompt_token_ids": list(tokens)} for tokens, _ in unique], params, use_tqdm=self._progress
-        )
+        outputs = self._serve([list(tokens) for tokens, _ in unique], params)
         sums = {}
         for (tokens, start), out in zip(unique, outputs):
             sums[(tokens, start)] = math.fsum(
                 float(out.prompt_logprobs[pos][tokens[pos]].logprob) for pos in range(start, len(tokens))
             )
         return [sums[(tuple(tokens), start)] for tokens, start in sequences]
+
+    def _serve(self, prompts: Sequence[list[int]], params: Any) -> list[Any]:
+        """One ``LLM.generate`` call over token-id prompts, counted in ``self.tokens``."""
+        outputs = self._llm.generate([{"prompt_token_ids": p} for p in prompts], params, use_tqdm=self._progress)
+        self.tokens.prompt += sum(len(p) for p in prompts)
+        self.tokens.generated += sum(len(o.outputs[0].token_ids) for o in outputs)
+        return list(outputs)
 
     def _encode(self, text: str) -> list[int]:
         return list(self._tokenizer.encode(text))
@@ -267,6 +273,24 @@ def device_name() -> str:
                 name = pynvml.nvmlDeviceGetName(pynvml.nvmlDeviceGetHandleByIndex(int(devices[0])))
                 return name.decode() if isinstance(name, bytes) else str(name)
     return _cpu_model()
+
+
+def gpu_facts() -> dict[str, str]:
+    """GPU model and count, driver and the driver's CUDA version (NVML); empty without GPUs."""
+    with _nvml() as pynvml:
+        if pynvml is None:
+            return {}
+        devices = [d for d in _visible_devices(pynvml) if d.isdigit()]
+        if not devices:
+            return {}
+        name = pynvml.nvmlDeviceGetName(pynvml.nvmlDeviceGetHandleByIndex(int(devices[0])))
+        driver = pynvml.nvmlSystemGetDriverVersion()
+        cuda = pynvml.nvmlSystemGetCudaDriverVersion()
+        return {
+            "gpu": f"{len(devices)} × {name.decode() if isinstance(name, bytes) else name}",
+            "driver": driver.decode() if isinstance(driver, bytes) else str(driver),
+            "cuda": f"{cuda // 1000}.{cuda % 1000 // 10}",
+        }
 
 
 def installed_version() -> str:

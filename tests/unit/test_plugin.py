@@ -240,9 +240,29 @@ def test_html_report_has_the_release_columns(project):
         "Power",
         "Invalid",
         "Wall time (s)",
+        "Load (s)",
+        "Tokens/s",
+        "GPU peak (MiB)",
     ):
         assert f">{column}</th>" in html
     assert "toy-bf16-piqa" in html
+
+
+def test_html_report_opens_with_matrix_plots_flips_and_environment(project):
+    run(project, "-m", "reference", "--record-missing-baselines").assert_outcomes(passed=3)
+    result = run(project, "-k", "bf16 or int4-bad", "--html", "reports/report.html")
+    result.assert_outcomes(passed=3, failed=2, xfailed=1)
+    page = (project.path / "reports" / "report.html").read_text()
+    matrix = page[page.index('id="qg-matrix"') : page.index("</table>", page.index('id="qg-matrix"'))]
+    assert matrix.count("<tr>") == 3  # header, bf16, int4-bad
+    assert 'data-test="toy-int4-bad-gsm8k"' in matrix and "failed" in matrix and "reference" in matrix
+    assert "Release gate: <strong>BLOCKED</strong> by 2 test(s)" in page
+    assert page.count("<svg") == 2  # forest and recovery plots, inline
+    # the int4-bad variant answers every item wrongly: its flips list lost items with BF16's answer
+    assert "lost: 6 item(s), BF16 right, variant wrong" in page  # gsm8k, limit 6
+    assert "lost: 8 item(s), BF16 right, variant wrong" in page  # mmlu, limit 8
+    for row in ("quantgate", "Date (UTC)", "CPU"):
+        assert row in page
 
 
 def test_catalogue_error_stops_before_collection(pytester):
