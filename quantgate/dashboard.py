@@ -31,7 +31,7 @@ TINT = {COLOURS["pass"]: "#dafbe1", COLOURS["fail"]: "#ffebe9", COLOURS["underpo
 LEGEND = (
     ("pass", "#dafbe1"),
     ("fail or not run", "#ffebe9"),
-    ("underpowered", "#fff1d6"),
+    ("underpowered, or failed but warn-only", "#fff1d6"),
     ("waived / reference", "#f6f8fa"),
 )
 

@@ -21,6 +21,8 @@ def colour_of(result: dict[str, Any]) -> str:
     status = status_of(result)
     if status in ("failed", "error", "refused", "no-baseline"):
         return COLOURS["fail"]
+    if status == "warned":
+        return COLOURS["underpowered"]
     if status in ("waived", "xfailed"):
         return COLOURS["waived"]
     if result.get("underpowered"):

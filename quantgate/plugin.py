@@ -4,6 +4,7 @@ engine loads once, and the report hooks. The work itself is in ``quantgate.sessi
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import shlex
 import warnings
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ class QuantgateWarning(UserWarning):
 CATALOGUE = pytest.StashKey[Catalogue]()
 EVALUATOR = pytest.StashKey[Evaluator]()
 OUTCOME = pytest.StashKey[Outcome]()
+WARN_ONLY = pytest.StashKey[tuple[str, ...]]()
 CASE_FIXTURE = "quantgate_case"
 
 
@@ -63,6 +65,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("quantgate_catalogue", "catalogue files or directories", type="paths", default=[])
     parser.addini("quantgate_baselines", "baselines directory", default="baselines")
     parser.addini("quantgate_reports", "report directory", default="reports")
+    group.addoption(
+        "--warn-only",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="benchmarks (or test ids; shell patterns, repeatable) whose accuracy failures warn instead of block",
+    )
+    parser.addini("quantgate_warn_only", "benchmarks or test-id patterns that warn instead of block", type="linelist")
+    group.addoption(
+        "--history", type=Path, help="append this run's results to a history (.sqlite/.db file, or a directory)"
+    )
 
 
 def _cli_or_ini_path(config: pytest.Config, option: str, ini: str) -> Path:
@@ -99,6 +112,7 @@ def pytest_configure(config: pytest.Config) -> None:
         use_cache=not config.getoption("no_cache"),
     )
     config.stash[EVALUATOR] = Evaluator(settings, EngineManager(vllm_loader(settings)))
+    config.stash[WARN_ONLY] = (*config.getini("quantgate_warn_only"), *config.getoption("warn_only"))
     if not hasattr(config, "workerinput"):  # the xdist controller, or a run without xdist
         config.pluginmanager.register(
             ResultsCollector(settings.report_dir, config, config.getoption("report_lang")), "quantgate-results"
@@ -185,6 +199,8 @@ class AccuracyRun:
     baseline: Baseline | None = None
     engine: Engine | None = None
     loaded: bool = False
+    warn_only: bool = False
+    """The policy makes this benchmark's accuracy failure a warning, not a release blocker."""
 
     def run(self) -> Outcome:
         if self.problem is not None:
@@ -206,8 +222,19 @@ class AccuracyRun:
                     ),
                     stacklevel=1,
                 )
+        if self.warn_only and outcome.status == "failed":
+            warnings.warn(QuantgateWarning(f"warn-only by policy, not blocking: {outcome.message}"), stacklevel=1)
+            outcome = dataclasses.replace(outcome, status="warned")
         self.node.stash[OUTCOME] = outcome
         return outcome
+
+
+def warns_only(case: Case, patterns: tuple[str, ...]) -> bool:
+    """Whether ``--warn-only`` / ``quantgate_warn_only`` name this case's benchmark or id. A waived
+    case stays an expected failure: turning it into a pass would break its strict xfail."""
+    if case.waiver:
+        return False
+    return any(fnmatch.fnmatchcase(case.benchmark, p) or fnmatch.fnmatchcase(case.id, p) for p in patterns)
 
 
 def record_command(config: pytest.Config, node: pytest.Item, case: Case) -> str:
@@ -232,7 +259,9 @@ def accuracy(request: pytest.FixtureRequest, quantgate_case: Case) -> AccuracyRu
         pytest.skip(f"{case.variant.key} needs a CUDA GPU and this machine has none")
     evaluator = request.config.stash[EVALUATOR]
     prepared = evaluator.prepare(case)
-    run = AccuracyRun(case, evaluator, prepared, request.node)
+    run = AccuracyRun(
+        case, evaluator, prepared, request.node, warn_only=warns_only(case, request.config.stash[WARN_ONLY])
+    )
     try:
         run.baseline = evaluator.check_baseline(case, prepared)
     except BaselineError as exc:

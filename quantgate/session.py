@@ -38,7 +38,7 @@ from quantgate.runner import PreparedBenchmark, prepare, run
 from quantgate.sources import load_splits
 from quantgate.usage import PeakGpuMemory, Usage, tokens_so_far, usage
 
-Status = Literal["passed", "failed", "recorded", "no-baseline", "refused"]
+Status = Literal["passed", "failed", "warned", "recorded", "no-baseline", "refused"]
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ class Outcome:
 
     @property
     def passed(self) -> bool:
-        return self.status in ("passed", "recorded")
+        return self.status in ("passed", "recorded", "warned")
 
 
 def resolve_checkpoint(checkpoint: Checkpoint, cache_dir: Path) -> tuple[str, str | None]:

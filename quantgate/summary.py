@@ -22,6 +22,7 @@ TEXT: dict[str, dict[str, str]] = {
         "refused": "baseline refused",
         "error": "error",
         "underpowered": "underpowered (not blocking; the run is too small to resolve its margin)",
+        "warned": "failed, warn-only by policy (not blocking)",
     },
     "zh": {
         "title": "quantgate 发布门禁",
@@ -35,6 +36,7 @@ TEXT: dict[str, dict[str, str]] = {
         "refused": "基线被拒绝",
         "error": "错误",
         "underpowered": "样本量不足（不阻止发布；本次运行无法分辨其容差）",
+        "warned": "未通过，按策略仅警告（不阻止发布）",
     },
 }
 BLOCKING = ("failed", "no-baseline", "refused", "error")
@@ -51,10 +53,10 @@ def status_of(entry: dict[str, Any]) -> str:
 
 def blockers(results: list[dict[str, Any]]) -> dict[str, list[str]]:
     """Test ids by reason, for every reason that blocks a release, plus the underpowered ones."""
-    found: dict[str, list[str]] = {reason: [] for reason in (*BLOCKING, "underpowered")}
+    found: dict[str, list[str]] = {reason: [] for reason in (*BLOCKING, "warned", "underpowered")}
     for entry in results:
         status, name = status_of(entry), entry.get("id") or entry.get("nodeid", "?")
-        if status in BLOCKING:
+        if status in BLOCKING or status == "warned":
             found[status].append(name)
         if entry.get("underpowered") and status != "waived":
             found["underpowered"].append(name)
