@@ -284,6 +284,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
         report.user_properties.append(("quantgate", props))
         if item.config.pluginmanager.hasplugin("html"):
             attach_flips(report, props)
+    elif case is not None and call.when == "setup" and report.failed and call.excinfo is not None:
+        # an engine that would not load, or a GPU slice too small: the test errors before it runs
+        message = f"{call.excinfo.type.__name__}: {call.excinfo.value}"
+        report.user_properties.append(("quantgate", {**outcome_properties(case, None), "message": message}))
     return report
 
 

@@ -209,9 +209,8 @@ class ResultsCollector:
             self.releases.append(released)
         props = properties_of(report)
         if props is not None:
-            self.results.append({**props, "outcome": report.outcome, "duration_s": round(report.duration, 3)})
-        elif report.when == "setup" and report.failed and "quantgate_case" in getattr(report, "keywords", {}):
-            self.results.append({"nodeid": report.nodeid, "outcome": "error", "message": str(report.longrepr)[-2000:]})
+            outcome = "error" if report.when == "setup" else report.outcome
+            self.results.append({**props, "outcome": outcome, "duration_s": round(report.duration, 3)})
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if not self.results:
@@ -239,9 +238,6 @@ class ResultsCollector:
             return
         terminalreporter.section("quantgate")
         for entry in self.results:
-            if "id" not in entry:
-                terminalreporter.write_line(f"ERROR  {entry['nodeid']}")
-                continue
             numbers = ""
             if entry.get("score") is not None:
                 numbers = (
@@ -254,6 +250,8 @@ class ResultsCollector:
                     numbers += " UNDERPOWERED"
             label = status_of(entry)
             terminalreporter.write_line(f"{label.upper():<11} {entry['id']:<45} {numbers}")
+            if label == "error":
+                terminalreporter.write_line(f"            ! {entry.get('message')}")
             for flag in entry.get("flags", []):
                 terminalreporter.write_line(f"            ! {flag}")
         for line in verdict(self.results):

@@ -17,6 +17,8 @@ from quantgate import noise_floor
 from quantgate.benchmarks.piqa import PIQA
 from quantgate.catalogue import load_catalogue
 from quantgate.errors import EngineLoadError
+from quantgate.merge import main as merge_main
+from quantgate.merge import validate_results
 from quantgate.session import EngineManager, Evaluator, Settings
 from tests.fakes import oracle
 
@@ -184,6 +186,12 @@ def test_variant_that_fails_to_load_errors_and_the_others_still_run(project):
         ["*EngineLoadError: vLLM could not load 'models/broken': config.json is not valid JSON*"]
     )
     assert project.events.count(("load", "broken")) == 1  # not retried for each of its tests
+    results = json.loads((project.path / "reports" / "results.json").read_text())
+    errors = [r for r in results["results"] if r["outcome"] == "error"]
+    assert [r["id"] for r in errors] == ["toy-broken-gsm8k", "toy-broken-mmlu", "toy-broken-piqa"]
+    assert "config.json is not valid JSON" in errors[0]["message"]
+    result.stdout.fnmatch_lines(["- error: toy-broken-gsm8k, toy-broken-mmlu, toy-broken-piqa"])
+    validate_results(results)
 
 
 def test_corrupted_baseline_fails_clearly(project):
@@ -342,3 +350,28 @@ def test_warn_only_policy_turns_a_benchmarks_failures_into_warnings(project):
     project.makeini("[pytest]\nquantgate_warn_only =\n    mmlu\n    toy-*-gsm8k\n")
     run(project, "-k", "int4-bad").assert_outcomes(passed=2, xfailed=1)
     assert json.loads((project.path / "reports" / "results.json").read_text())["results"][0]["status"] == "warned"
+
+
+def test_shard_reports_merge_into_one_report_and_one_gate(project, capsys):
+    run(project, "-m", "reference", "--record-missing-baselines").assert_outcomes(passed=3)
+    whole = run(project, "-k", "not broken", "--report-dir", "whole")
+    for k in (1, 2):
+        run(project, "-k", "not broken", "--shard", f"{k}/2", "--report-dir", f"shard-{k}")
+    shards = [project.path / "shard-1", project.path / "shard-2" / "results.json"]
+    assert merge_main([*map(str, shards), "--out", str(project.path / "merged")]) == 1  # int4-bad blocks
+    merged = json.loads((project.path / "merged" / "results.json").read_text())
+    validate_results(merged)
+    expected = json.loads((project.path / "whole" / "results.json").read_text())["results"]
+    assert sorted((r["id"], r["status"]) for r in merged["results"]) == sorted((r["id"], r["status"]) for r in expected)
+    assert "Release gate: **BLOCKED** by 2 test(s)" in (project.path / "merged" / "summary.md").read_text()
+    page = (project.path / "merged" / "report.html").read_text()
+    assert 'id="qg-matrix"' in page and page.count("<svg") == 2 and "lost: 6 item(s)" in page
+    assert whole.ret == 1
+
+    capsys.readouterr()
+    assert merge_main([str(shards[0]), str(shards[0]), "--out", str(project.path / "again")]) == 2
+    assert "is also in" in capsys.readouterr().err
+    broken = project.path / "broken.json"
+    broken.write_text(json.dumps({**merged, "results": [{**merged["results"][0], "lost": "six"}]}))
+    assert merge_main([str(broken), "--out", str(project.path / "bad")]) == 2
+    assert f"{broken}: results/0/lost: 'six' is not of type 'integer', 'null'" in capsys.readouterr().err

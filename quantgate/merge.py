@@ -1,0 +1,108 @@
+"""Merge the reports of CI shards (or of families run as separate jobs) into one report and one gate.
+
+    python -m quantgate.merge reports/shard-* --out reports/merged [--lang zh]
+
+Each argument is a run's report directory (or its results.json). Every file is checked against
+the published schema (quantgate/schemas/results.schema.json); a test that appears in two files is
+refused, since one of them would silently win. Writes ``results.json``, ``summary.md`` and
+``report.html`` (verdict, matrix, plots, environment of each shard, every test's flipped items)
+under ``--out``, prints the verdict, and exits 1 when the merged gate is blocked, 0 when clear.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from quantgate.baselines import write_json_atomic, write_text_atomic
+from quantgate.dashboard import page
+from quantgate.environment import utc_now
+from quantgate.summary import BLOCKING, blockers, markdown, verdict
+
+
+class ResultsFileError(ValueError):
+    """A results file that cannot be read or does not follow the schema."""
+
+
+@cache
+def schema() -> dict[str, Any]:
+    text = resources.files("quantgate").joinpath("schemas/results.schema.json").read_text(encoding="utf-8")
+    return dict(json.loads(text))
+
+
+def validate_results(data: Any, source: str = "results.json") -> None:
+    """Raise ResultsFileError naming the file and the first offending key."""
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema()).iter_errors(data))
+    if error is not None:
+        where = "/".join(str(part) for part in error.absolute_path) or "(top level)"
+        raise ResultsFileError(f"{source}: {where}: {error.message}")
+
+
+def read_results(path: Path) -> dict[str, Any]:
+    file = path / "results.json" if path.is_dir() else path
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ResultsFileError(f"{file}: no such file (did the shard's run write its report there?)") from None
+    except json.JSONDecodeError as exc:
+        raise ResultsFileError(f"{file}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    validate_results(data, str(file))
+    return dict(data)
+
+
+def merge(runs: Sequence[tuple[Path, dict[str, Any]]]) -> dict[str, Any]:
+    seen: dict[str, Path] = {}
+    results: list[dict[str, Any]] = []
+    loads: dict[str, int] = {}
+    for path, data in runs:
+        for entry in data["results"]:
+            name = entry.get("id") or entry.get("nodeid")
+            if name in seen:
+                raise ResultsFileError(f"{path}: test {name} is also in {seen[name]}; merge each shard once")
+            seen[name] = path
+            results.append({**entry, "shard": str(path)})
+        for variant, count in data["engine_loads"].items():
+            loads[variant] = loads.get(variant, 0) + count
+    return {
+        "created": utc_now(),
+        "command": ["quantgate.merge", *(str(path) for path, _ in runs)],
+        "environment": {str(path): data["environment"] for path, data in runs},
+        "engine_loads": loads,
+        "merged_from": [str(path) for path, _ in runs],
+        "results": results,
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m quantgate.merge", description=__doc__.split("\n\n")[0])
+    parser.add_argument("runs", nargs="+", type=Path, help="report directories or results.json files")
+    parser.add_argument("--out", type=Path, required=True, help="directory for the merged report")
+    parser.add_argument("--lang", choices=("en", "zh"), default="en", help="language of summary.md")
+    args = parser.parse_args(argv)
+    try:
+        merged = merge([(path, read_results(path)) for path in args.runs])
+    except ResultsFileError as exc:
+        print(f"quantgate.merge: {exc}", file=sys.stderr)
+        return 2
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(args.out / "results.json", merged)
+    write_text_atomic(args.out / "summary.md", markdown(merged["results"], args.lang))
+    facts = {f"{shard}: {key}": value for shard, env in merged["environment"].items() for key, value in env.items()}
+    title = f"quantgate release gate ({len(args.runs)} reports merged)"
+    write_text_atomic(args.out / "report.html", page(title, merged["results"], facts, args.lang))
+    print("\n".join(verdict(merged["results"], args.lang)))
+    print(f"merged report: {args.out / 'report.html'}")
+    blocked = any(reason in BLOCKING for reason in blockers(merged["results"]))
+    return 1 if blocked else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
