@@ -7,6 +7,7 @@ Real models through vLLM are exercised by tests/e2e and the catalogue's accuracy
 
 import dataclasses
 import json
+from xml.etree import ElementTree
 
 import datasets  # noqa: F401  imported here so pytester's module snapshot keeps it (pyarrow cannot re-register)
 import pytest
@@ -325,3 +326,13 @@ def test_shard_reports_merge_into_one_report_and_one_gate(project, capsys):
     broken.write_text(json.dumps({**merged, "results": [{**merged["results"][0], "lost": "six"}]}))
     assert merge_main([str(broken), "--out", str(project.path / "bad")]) == 2
     assert f"{broken}: results/0/lost: 'six' is not of type 'integer', 'null'" in capsys.readouterr().err
+
+
+def test_junit_xml_has_one_testcase_per_test_with_the_gates_message(project):
+    run(project, "-m", "reference", "--record-missing-baselines").assert_outcomes(passed=3)
+    run(project, "-k", "int4-bad or int8", "--junitxml", "reports/junit.xml")
+    cases = {c.get("name"): c for c in ElementTree.parse(project.path / "reports" / "junit.xml").iter("testcase")}
+    assert len(cases) == 6
+    failure = cases["test_accuracy[toy-int4-bad-gsm8k]"].find("failure")
+    assert failure is not None and "toy-int4-bad on gsm8k: FAILED" in failure.get("message")
+    assert cases["test_accuracy[toy-int8-mmlu]"].find("failure") is None
