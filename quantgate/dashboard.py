@@ -20,6 +20,7 @@ STYLE = """<style>
 .qg-matrix th,.qg-matrix td{border:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:top}
 .qg-matrix td.qg-cell{min-width:9em}
 .qg-matrix .qg-delta,.qg-matrix .qg-published{display:block;font-size:11px;color:#424a53}
+.qg-matrix .qg-moved{display:block;font-size:11px;color:#0969da;font-weight:bold}
 .qg-legend span{display:inline-block;padding:1px 8px;margin-right:6px;border-radius:3px;font-size:12px}
 .qg-plots{display:flex;flex-wrap:wrap;gap:24px;margin:8px 0 16px}
 .qg-plots svg{max-width:100%;height:auto}
@@ -56,6 +57,13 @@ def _cell(result: dict[str, Any]) -> str:
         low, high = result.get("ci_low"), result.get("ci_high")
         interval = f" [{low:+.4f}, {high:+.4f}]" if low is not None and high is not None else ""
         parts.append(f'<span class="qg-delta">Δ {result["delta"]:+.4f}{interval}</span>')
+    moved = result.get("moved") or {}
+    if moved.get("moved"):
+        arrow = "▲" if moved["change"] > 0 else "▼"
+        parts.append(
+            f'<span class="qg-moved">{arrow} moved {moved["change"]:+.4f} since the last run '
+            f"(noise ±{moved['noise']:.4f})</span>"
+        )
     if result.get("published") is not None:
         parts.append(f'<span class="qg-published">published {result["published"]:.4f}</span>')
     label = status + (", underpowered" if result.get("underpowered") else "")

@@ -30,7 +30,7 @@ def colour_of(result: dict[str, Any]) -> str:
     return COLOURS["pass"] if status in ("passed", "recorded") else COLOURS["other"]
 
 
-def _svg(figure: Any) -> str:
+def svg_of(figure: Any) -> str:
     buffer = io.StringIO()
     figure.savefig(buffer, format="svg", bbox_inches="tight")
     plt.close(figure)
@@ -62,7 +62,7 @@ def forest_plot(results: Sequence[dict[str, Any]]) -> str | None:
     axes.tick_params(axis="x", labelsize=8)
     axes.grid(axis="x", color="#d0d7de", linewidth=0.5)
     axes.set_title("Change against BF16", fontsize=10)
-    return _svg(figure)
+    return svg_of(figure)
 
 
 def recovery(result: dict[str, Any]) -> float | None:
@@ -98,4 +98,4 @@ def recovery_plot(results: Sequence[dict[str, Any]]) -> str | None:
     axes.tick_params(axis="x", labelsize=8)
     axes.legend(fontsize=7, loc="lower right")
     axes.set_title("Recovery of BF16's score", fontsize=10)
-    return _svg(figure)
+    return svg_of(figure)

@@ -115,7 +115,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[WARN_ONLY] = (*config.getini("quantgate_warn_only"), *config.getoption("warn_only"))
     if not hasattr(config, "workerinput"):  # the xdist controller, or a run without xdist
         config.pluginmanager.register(
-            ResultsCollector(settings.report_dir, config, config.getoption("report_lang")), "quantgate-results"
+            ResultsCollector(settings.report_dir, config, config.getoption("report_lang"), config.getoption("history")),
+            "quantgate-results",
         )
     register_html_columns(config)
 

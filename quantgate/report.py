@@ -17,6 +17,7 @@ from quantgate.baselines import write_json_atomic, write_text_atomic
 from quantgate.catalogue import Case
 from quantgate.dashboard import dashboard, flips_table
 from quantgate.environment import environment, report_facts, utc_now
+from quantgate.history import last_run, movements, open_history
 from quantgate.session import Outcome
 from quantgate.summary import markdown, status_of, verdict
 
@@ -196,8 +197,9 @@ def attach_flips(report: pytest.TestReport, props: dict[str, Any]) -> None:
 class ResultsCollector:
     """Gathers every accuracy test's numbers on the controller and writes ``results.json`` at the end."""
 
-    def __init__(self, report_dir: Path, config: pytest.Config, lang: str = "en"):
+    def __init__(self, report_dir: Path, config: pytest.Config, lang: str = "en", history: Path | None = None):
         self.path = report_dir / "results.json"
+        self.history = history
         self.lang = lang
         self.config = config
         self.results: list[dict[str, Any]] = []
@@ -220,18 +222,22 @@ class ResultsCollector:
             if entry.get("loaded"):
                 key = f"{entry['family']}-{entry['variant']}"
                 loads[key] = loads.get(key, 0) + 1
-        write_json_atomic(
-            self.path,
-            {
-                "created": utc_now(),
-                "command": list(self.config.invocation_params.args),
-                "environment": environment(),
-                "engine_loads": loads,
-                "engine_releases": self.releases,
-                "results": self.results,
-            },
-        )
+        history = open_history(self.history) if self.history else None
+        if history is not None:
+            for test, change in movements(last_run(history), self.results).items():
+                next(e for e in self.results if e.get("id") == test)["moved"] = dataclasses.asdict(change)
+        data = {
+            "created": utc_now(),
+            "command": list(self.config.invocation_params.args),
+            "environment": environment(),
+            "engine_loads": loads,
+            "engine_releases": self.releases,
+            "results": self.results,
+        }
+        write_json_atomic(self.path, data)
         write_text_atomic(self.path.with_name("summary.md"), markdown(self.results, self.lang))
+        if history is not None:
+            history.append(data)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not self.results:
@@ -254,6 +260,11 @@ class ResultsCollector:
                 terminalreporter.write_line(f"            ! {entry.get('message')}")
             for flag in entry.get("flags", []):
                 terminalreporter.write_line(f"            ! {flag}")
+            if (entry.get("moved") or {}).get("moved"):
+                m = entry["moved"]
+                terminalreporter.write_line(
+                    f"            ! moved {m['change']:+.4f} since the history's last run (noise ±{m['noise']:.4f})"
+                )
         for line in verdict(self.results):
             terminalreporter.write_line(line)
         terminalreporter.write_line(f"results: {self.path}; Markdown summary: {self.path.with_name('summary.md')}")

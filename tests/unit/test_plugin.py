@@ -14,8 +14,10 @@ import pytest
 
 from quantgate import noise_floor
 from quantgate.benchmarks.piqa import PIQA
+from quantgate.history import open_history
 from quantgate.merge import main as merge_main
 from quantgate.merge import validate_results
+from quantgate.trend import main as trend_main
 from tests.toy import make_project, run
 
 
@@ -336,3 +338,17 @@ def test_junit_xml_has_one_testcase_per_test_with_the_gates_message(project):
     failure = cases["test_accuracy[toy-int4-bad-gsm8k]"].find("failure")
     assert failure is not None and "toy-int4-bad on gsm8k: FAILED" in failure.get("message")
     assert cases["test_accuracy[toy-int8-mmlu]"].find("failure") is None
+
+
+def test_history_collects_runs_for_the_trend_page(project, capsys):
+    run(project, "-m", "reference", "--record-missing-baselines").assert_outcomes(passed=3)
+    for _ in range(2):
+        run(project, "-k", "int8", "--history", "nightly/history.sqlite").assert_outcomes(passed=3)
+    runs = open_history(project.path / "nightly" / "history.sqlite").runs()
+    assert len(runs) == 2 and set(runs[-1].points) == {"toy-int8-gsm8k", "toy-int8-mmlu", "toy-int8-piqa"}
+    entry = json.loads((project.path / "reports" / "results.json").read_text())["results"][0]
+    assert entry["moved"] == {"previous": 1.0, "score": 1.0, "change": 0.0, "noise": entry["moved"]["noise"],
+                              "moved": False}  # fmt: skip
+    out = project.path / "trend.html"
+    assert trend_main([str(project.path / "nightly" / "history.sqlite"), "--out", str(out)]) == 0
+    assert out.read_text().count("<svg") == 3
