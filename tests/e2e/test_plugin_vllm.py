@@ -10,6 +10,8 @@ from pathlib import Path
 
 import datasets  # noqa: F401  kept loaded across pytester runs (pyarrow cannot re-register its types)
 
+from quantgate.merge import validate_results
+
 REPO = Path(__file__).parents[2]
 
 
@@ -48,7 +50,14 @@ families:
     result.stdout.fnmatch_lines(["*EngineLoadError: vLLM could not load '*broken'*"])
     report = json.loads((pytester.path / "reports" / "results.json").read_text())
     assert report["engine_loads"] == {"tiny-bf16": 1, "tiny-int8": 1}
-    ran = [entry["id"] for entry in report["results"] if "id" in entry]
-    assert ran == ["tiny-bf16-mmlu", "tiny-bf16-piqa", "tiny-int8-mmlu", "tiny-int8-piqa"]
-    assert {entry["status"] for entry in report["results"][:2]} == {"recorded"}
+    validate_results(report)
+    ran = [entry for entry in report["results"] if entry["outcome"] != "error"]
+    assert [entry["id"] for entry in ran] == ["tiny-bf16-mmlu", "tiny-bf16-piqa", "tiny-int8-mmlu", "tiny-int8-piqa"]
+    assert {entry["status"] for entry in ran[:2]} == {"recorded"}
+    errors = [entry["id"] for entry in report["results"] if entry["outcome"] == "error"]
+    assert errors == ["tiny-broken-mmlu", "tiny-broken-piqa"]
+    # the engine counts the tokens it served: 6 five-shot MMLU prompts are thousands of tokens
+    assert all(entry["tokens"] > 1000 and entry["tokens_per_s"] > 0 for entry in ran if entry["benchmark"] == "mmlu")
+    assert all(entry["gpu_peak_mib"] is None for entry in ran)  # no GPU here
+    assert ran[2]["flips"]["lost_count"] == ran[2]["lost"] and ran[2]["flips"]["gained_count"] == ran[2]["gained"]
     assert (pytester.path / "baselines" / "tiny" / "piqa.json").exists()
