@@ -47,6 +47,10 @@ def _number(value: float | None, metric: str | None) -> str:
     return f"{value:,.1f}" if metric and metric.endswith("perplexity") else f"{value:.4f}"
 
 
+def _signed(value: float, metric: str | None) -> str:
+    return f"{value:+,.1f}" if metric and metric.endswith("perplexity") else f"{value:+.4f}"
+
+
 def _cell(result: dict[str, Any]) -> str:
     status, metric = status_of(result), result.get("metric")
     tint = "#f6f8fa" if result.get("reference") or status == "waived" else TINT.get(colour_of(result), "#f6f8fa")
@@ -55,8 +59,8 @@ def _cell(result: dict[str, Any]) -> str:
         parts.append('<span class="qg-delta">reference</span>')
     elif result.get("delta") is not None:
         low, high = result.get("ci_low"), result.get("ci_high")
-        interval = f" [{low:+.4f}, {high:+.4f}]" if low is not None and high is not None else ""
-        parts.append(f'<span class="qg-delta">Δ {result["delta"]:+.4f}{interval}</span>')
+        interval = f" [{_signed(low, metric)}, {_signed(high, metric)}]" if low is not None and high is not None else ""
+        parts.append(f'<span class="qg-delta">Δ {_signed(result["delta"], metric)}{interval}</span>')
     moved = result.get("moved") or {}
     if moved.get("moved"):
         arrow = "▲" if moved["change"] > 0 else "▼"

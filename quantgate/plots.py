@@ -96,6 +96,6 @@ def recovery_plot(results: Sequence[dict[str, Any]]) -> str | None:
     axes.set_yticks(range(len(benchmarks)), benchmarks, fontsize=8)
     axes.set_xlabel("score as % of BF16 (perplexity: BF16's / the variant's)", fontsize=8)
     axes.tick_params(axis="x", labelsize=8)
-    axes.legend(fontsize=7, loc="lower right")
+    axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     axes.set_title("Recovery of BF16's score", fontsize=10)
     return svg_of(figure)
