@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO = Path(__file__).parents[2]
 GITHUB = REPO / "examples" / "ci" / "github-nightly.yml"
@@ -45,6 +46,16 @@ def test_github_workflow_passes_zizmor_and_the_workflow_schema():
 def test_gitlab_pipeline_passes_the_gitlab_ci_schema():
     checked = schema_check("vendor.gitlab-ci", GITLAB)
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_gitlab_jobs_keep_when_inside_their_rules():
+    """GitLab refuses a job-level `when` beside `rules` ("may not be used with rules"); the schema does not."""
+    config = yaml.safe_load(GITLAB.read_text())
+    for name, job in config.items():
+        if isinstance(job, dict) and "script" in job:
+            templates = [config[t] for t in ([job["extends"]] if isinstance(job.get("extends"), str) else [])]
+            has_rules = "rules" in job or any("rules" in t for t in templates)
+            assert not (has_rules and "when" in job), f"{GITLAB.name}: job {name} sets `when` beside `rules`"
 
 
 def test_the_linters_reject_broken_pipelines(tmp_path):
