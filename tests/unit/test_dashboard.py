@@ -1,0 +1,32 @@
+"""The report's matrix cells and flipped-items tables, from results.json entries."""
+
+from quantgate.dashboard import flips_table, matrix
+
+
+def entry(**fields):
+    base = {"id": "fam-int4-gsm8k", "family": "fam", "variant": "int4", "benchmark": "gsm8k", "status": "passed",
+            "outcome": "passed", "metric": "acc", "score": 0.86, "baseline": 0.88, "delta": -0.02,
+            "ci_low": -0.035, "ci_high": -0.005}  # fmt: skip
+    return {**base, **fields}
+
+
+def test_a_cell_shows_score_interval_published_and_decision():
+    cell = matrix([entry(published=0.873)])
+    assert "<strong>0.8600</strong>" in cell and "Δ -0.0200 [-0.0350, -0.0050]" in cell
+    assert "published 0.8730" in cell and "passed" in cell and "#dafbe1" in cell  # pass tint
+
+
+def test_perplexity_cells_use_its_units_and_failures_are_red():
+    numbers = {"score": 24200.2, "baseline": 21786.7, "delta": 2413.5, "ci_low": 1669.65, "ci_high": 3575.22}
+    cell = matrix([entry(benchmark="wikitext", metric="word_perplexity", status="failed", outcome="failed", **numbers)])
+    assert "24,200.2" in cell and "Δ +2,413.5 [+1,669.7, +3,575.2]" in cell and "#ffebe9" in cell
+
+
+def test_flips_table_escapes_model_output():
+    flips = {"lost_count": 1, "gained_count": 0, "gained": [],
+             "lost": [{"id": "7", "change": -1.0, "prompt": "Q: 2+2?", "target": "4", "output": "<script>x</script>",
+                       "extracted": "5", "reference_output": "4", "reference_extracted": "4"}]}  # fmt: skip
+    table = flips_table(flips)
+    assert "lost: 1 item(s), BF16 right, variant wrong" in table
+    assert "<script>" not in table and "&lt;script&gt;x&lt;/script&gt;" in table
+    assert flips_table({"lost_count": 0, "gained_count": 0, "lost": [], "gained": []}) == ""
