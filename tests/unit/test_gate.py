@@ -7,7 +7,7 @@ import pytest
 from scipy import stats as scipy_stats
 
 from quantgate.gate import GateRule, Metric, compare
-from quantgate.stats import clustered_se, minimum_detectable_drop, paired_binary
+from quantgate.stats import clustered_se, minimum_detectable_drop, paired_binary, tango_score
 
 ACC = Metric("acc")
 NI = GateRule("non-inferiority", 0.05)
@@ -33,13 +33,30 @@ def test_binary_scores_get_exact_mcnemar_and_counts_of_items_lost_and_gained():
     assert result.delta == pytest.approx(0.08)
 
 
-def test_interval_is_centred_on_the_change_with_one_extra_item_in_each_discordant_cell():
+def test_standard_error_counts_one_extra_item_in_each_discordant_cell():
     ours, base = paired_run(50, 6, 2, 42)
     c = compare(ours, base, ACC, NI, label="x").comparison
     se = math.sqrt((7 / 100 + 3 / 100 - 0.04**2) / 100)
     assert c.se == pytest.approx(se)
-    assert (c.ci_low, c.ci_high) == pytest.approx((-0.04 - 1.6448536 * se, -0.04 + 1.6448536 * se))
     assert c.level == pytest.approx(0.9)
+
+
+def test_interval_bounds_are_where_tangos_score_with_restricted_estimates_reaches_z():
+    ours, base = paired_run(50, 6, 2, 42)  # 6 lost, 2 gained of 100
+    c = compare(ours, base, ACC, NI, label="x").comparison
+    z = 1.6448536269514722
+    assert tango_score(6, 2, 100, c.ci_low) == pytest.approx(z, abs=1e-6)
+    assert tango_score(6, 2, 100, c.ci_high) == pytest.approx(-z, abs=1e-6)
+    assert c.ci_low < -0.04 < c.ci_high
+    # The restricted estimate is the maximum-likelihood one: no other lost-cell probability under
+    # H0 (gained - lost) / n = d scores the observed table higher.
+    d = c.ci_low
+    grid = np.linspace(max(0.0, -d) + 1e-6, (1 - d) / 2 - 1e-6, 20001)
+    loglik = 2 * np.log(grid + d) + 6 * np.log(grid) + 92 * np.log(1 - 2 * grid - d)
+    b, lost, n = 2, 6, 100
+    w = -b - lost + (2 * n - b + lost) * d
+    restricted = (-w + math.sqrt(w * w + 8 * n * lost * d * (1 - d))) / (4 * n)
+    assert restricted == pytest.approx(grid[np.argmax(loglik)], abs=1e-4)
 
 
 def test_clusters_widen_the_interval_by_the_design_effect_and_never_narrow_it():
