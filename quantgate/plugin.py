@@ -21,7 +21,16 @@ from quantgate.errors import BaselineError, CatalogueError, MissingBaselineError
 from quantgate.gpus import GpuAssignmentError, pin_worker
 from quantgate.report import ResultsCollector, attach_flips, outcome_properties, register_html_columns
 from quantgate.runner import PreparedBenchmark
-from quantgate.session import EngineManager, Evaluator, Outcome, Settings, Status, vllm_loader
+from quantgate.session import (
+    EngineManager,
+    Evaluator,
+    Outcome,
+    Settings,
+    Status,
+    default_batch_invariance,
+    expected_engine_info,
+    vllm_loader,
+)
 from quantgate.shard import Shard, assign, case_cost
 
 
@@ -34,6 +43,7 @@ CATALOGUE = pytest.StashKey[Catalogue]()
 EVALUATOR = pytest.StashKey[Evaluator]()
 OUTCOME = pytest.StashKey[Outcome]()
 WARN_ONLY = pytest.StashKey[tuple[str, ...]]()
+SELECTED = pytest.StashKey[tuple[Case, ...]]()
 CASE_FIXTURE = "quantgate_case"
 
 
@@ -61,6 +71,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--progress", action="store_true", help="progress bars for loading, requests and scoring")
     group.addoption(
         "--no-cache", action="store_true", help="neither reuse nor keep per-item results in <cache-dir>/results"
+    )
+    group.addoption(
+        "--cross-environment",
+        action="store_true",
+        help="gate variants against a stored baseline from another machine or engine (with its recorded noise) "
+        "instead of scoring the reference here first",
+    )
+    group.addoption(
+        "--no-batch-invariant",
+        action="store_true",
+        help="on a GPU, leave vLLM's batch-invariant mode off (it is on by default unless VLLM_BATCH_INVARIANT is set)",
     )
     parser.addini("quantgate_catalogue", "catalogue files or directories", type="paths", default=[])
     parser.addini("quantgate_baselines", "baselines directory", default="baselines")
@@ -110,8 +131,10 @@ def pytest_configure(config: pytest.Config) -> None:
         record_missing_baselines=config.getoption("record_missing_baselines"),
         progress=config.getoption("progress"),
         use_cache=not config.getoption("no_cache"),
+        cross_environment=config.getoption("cross_environment"),
     )
-    config.stash[EVALUATOR] = Evaluator(settings, EngineManager(vllm_loader(settings)))
+    default_batch_invariance(cuda_device_count(), config.getoption("no_batch_invariant"))
+    config.stash[EVALUATOR] = Evaluator(settings, EngineManager(vllm_loader(settings)), expected_engine_info)
     config.stash[WARN_ONLY] = (*config.getini("quantgate_warn_only"), *config.getoption("warn_only"))
     if not hasattr(config, "workerinput"):  # the xdist controller, or a run without xdist
         config.pluginmanager.register(
@@ -156,6 +179,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
     items[:] = [item for _, item in sorted(enumerate(items), key=key)]
     keep_shard(config, items)
+    config.stash[SELECTED] = tuple(case for case in map(case_of, items) if case is not None)
 
 
 def keep_shard(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -270,9 +294,33 @@ def accuracy(request: pytest.FixtureRequest, quantgate_case: Case) -> AccuracyRu
         status: Status = "no-baseline" if isinstance(exc, MissingBaselineError) else "refused"
         run.problem = Outcome(status, f"{exc}\nRecord it with:\n  {command}")
         return run
+    score_references_first(request.config, evaluator, case)
     if not evaluator.fully_cached(case, prepared):
         run.engine, run.loaded = evaluator.engines.acquire(case.variant)
     return run
+
+
+def score_references_first(config: pytest.Config, evaluator: Evaluator, case: Case) -> None:
+    """Before a variant loads, score its reference on the variant's selected benchmarks where no
+    reference results of this environment exist (one reference load for all of them). Other cases'
+    problems are left to their own tests."""
+    catalogue = config.stash[CATALOGUE]
+    if not evaluator.needs_reference_run(case):
+        return
+    for other in config.stash.get(SELECTED, (case,)):
+        if other.variant.key != case.variant.key or other is case:
+            continue
+        try:
+            evaluator.ensure_reference(other, catalogue.reference_of(other))
+        except Exception as exc:  # noqa: BLE001  reported by that case's own test
+            warnings.warn(QuantgateWarning(f"{other.id}: reference not scored ahead: {exc}"), stacklevel=1)
+    evaluator.ensure_reference(case, catalogue.reference_of(case))
+    terminal = config.pluginmanager.get_plugin("terminalreporter")
+    if terminal is not None:
+        terminal.write_line(
+            f"\nquantgate: {case.variant.key}: no reference results of this environment stored; "
+            f"scored {case.variant.family}-{case.variant.reference} on its benchmarks first"
+        )
 
 
 @pytest.hookimpl(wrapper=True)

@@ -84,6 +84,8 @@ def outcome_properties(case: Case, outcome: Outcome | None) -> dict[str, Any]:
             n=c.n,
             mdd=gate.minimum_detectable_drop,
             underpowered=gate.underpowered,
+            unchanged_pass=gate.unchanged_pass,
+            drop_blocked_95=gate.drop_blocked_95,
         )
     if result is not None:
         props.update(
@@ -105,6 +107,10 @@ def outcome_properties(case: Case, outcome: Outcome | None) -> dict[str, Any]:
         baseline_file=str(outcome.baseline_file) if outcome.baseline_file else None,
         items_file=str(outcome.items_file) if outcome.items_file else None,
         flips=outcome.flips,
+        comparison=outcome.comparison,
+        noise_absorbed=outcome.absorbed,
+        reference_unstable=outcome.unstable,
+        environment=outcome.environment,
     )
     if outcome.usage is not None:
         u = outcome.usage

@@ -3,6 +3,7 @@ check and record baselines, run a case and decide it."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections import Counter
@@ -27,13 +28,22 @@ from quantgate.catalogue import Case, Checkpoint, Variant
 from quantgate.chat import ChatFormat, load_chat_format
 from quantgate.embedded import dequantize_gguf, embedded_path, is_built
 from quantgate.engines import Engine, EngineInfo, Release, load_vllm
-from quantgate.engines.vllm_engine import cuda_device_count, device_name, installed_version
+from quantgate.engines.vllm_engine import cuda_device_count, device_name, effective_engine_args, installed_version
 from quantgate.environment import environment, utc_now
-from quantgate.errors import EngineLoadError
+from quantgate.errors import BaselineError, EngineLoadError
 from quantgate.flips import flipped_items, reference_rows
 from quantgate.gate import GateResult, Metric, compare
 from quantgate.gpus import check_fits
 from quantgate.records import TaskResult
+from quantgate.reference import (
+    Reference,
+    Source,
+    environment_differences,
+    environment_key,
+    from_baseline,
+    from_run,
+    gate_against,
+)
 from quantgate.runner import PreparedBenchmark, prepare, run
 from quantgate.sources import load_splits
 from quantgate.usage import PeakGpuMemory, Usage, tokens_so_far, usage
@@ -57,6 +67,8 @@ class Settings:
     progress: bool = False
     use_cache: bool = True
     """Keep per-item results in ``cache_dir/results`` and reuse them (``--no-cache`` turns it off)."""
+    cross_environment: bool = False
+    """Compare with a stored baseline from another environment instead of scoring the reference here."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +87,14 @@ class Outcome:
     flips: dict[str, Any] | None = None
     """Items lost and gained against the baseline, with both outputs (quantgate.flips)."""
     usage: Usage | None = None
+    comparison: Source | None = None
+    """Which reference results the gate compared with (quantgate.reference.SOURCE_TEXT)."""
+    absorbed: int = 0
+    """Flips the reference's own recorded noise absorbed (quantgate.reference.band)."""
+    unstable: int = 0
+    """Compared items the reference has scored differently by itself."""
+    environment: dict[str, Any] | None = None
+    """This run's environment key (quantgate.reference.environment_key)."""
 
     @property
     def passed(self) -> bool:
@@ -169,6 +189,10 @@ class EngineManager:
 class Evaluator:
     settings: Settings
     engines: EngineManager
+    expected_info: Callable[[Variant], EngineInfo] = field(default=lambda v: expected_engine_info(v))
+    """The engine facts a variant will run with, known before loading it."""
+    _references: dict[tuple[str, str], tuple[TaskResult, Source]] = field(default_factory=dict)
+    """Fresh reference results of this session by (family, benchmark), and where they came from."""
     _prepared: dict[tuple[str, str, int | None], PreparedBenchmark] = field(default_factory=dict)
     _chat: dict[str, ChatFormat] = field(default_factory=dict)
 
@@ -274,7 +298,7 @@ class Evaluator:
         metric = prepared.benchmark.metric(result.metric)
         scores = {item.id: item.scores for item in result.items}
         clusters = {item.id: item.group for item in result.items} if prepared.benchmark.clustered else None
-        info = engine.info if engine is not None else expected_engine_info(case.variant)
+        info = engine.info if engine is not None else self.expected_info(case.variant)
         provenance = self.provenance(case, prepared, info)
         if baseline is None:
             path = self.baseline_file(case)
@@ -284,35 +308,88 @@ class Evaluator:
             gate = compare(scores, read_baseline(path).item_scores(), metric, rule, label=label, clusters=clusters)
             change = describe_update(old, data, metric) if old else "new baseline"
             message = f"recorded baseline {path} ({result.metric} {result.score:.4f}, n={result.n}; {change})"
+            self._references[(case.variant.family, case.benchmark)] = (result, "session")
             return Outcome(
-                "recorded", message, gate, result, path, items_file, notes=(f"{path}: {change}",), usage=cost
-            )
-        gate = compare(scores, baseline.item_scores(), metric, rule, label=label, clusters=clusters)
+                "recorded", message, gate, result, path, items_file, notes=(f"{path}: {change}",), usage=cost,
+                comparison="session", environment=environment_key(provenance),
+            )  # fmt: skip
+        if case.variant.is_reference:
+            reference = self.stored_reference(baseline, provenance)
+            self._references[(case.variant.family, case.benchmark)] = (result, "session")
+        else:
+            reference = self.reference_for(case, baseline)
+        gate, banded = gate_against(scores, reference, metric, rule, label=label, clusters=clusters)
         status: Status = "passed" if gate.passed else "failed"
-        notes = tuple(f"{baseline.path}: {note}" for note in machine_differences(baseline.data.provenance, provenance))
-        reference = reference_rows(baseline.data.items, self.items_path(case.reference_id))
-        flips = flipped_items(result.items, baseline.item_scores(), metric, reference)
+        notes = [f"{baseline.path}: {note}" for note in machine_differences(baseline.data.provenance, provenance)]
+        message = f"{gate.message}\n  compared with {reference.description}"
+        if banded.absorbed:
+            message += f"; {len(banded.absorbed)} flip(s) on items the reference is unstable on by itself not counted"
+        if case.variant.is_reference and (gate.comparison.lost or gate.comparison.gained):
+            notes.append(drift_note(case, gate, baseline, provenance))
+        reference_items = reference_rows(baseline.data.items, self.items_path(case.reference_id))
+        flips = flipped_items(result.items, banded.scores, metric, reference_items)
         return Outcome(
-            status, gate.message, gate, result, baseline.path, items_file, notes=notes, flips=flips, usage=cost
-        )
+            status, message, gate, result, baseline.path, items_file, notes=tuple(notes), flips=flips, usage=cost,
+            comparison=reference.source, absorbed=len(banded.absorbed), unstable=banded.unstable,
+            environment=environment_key(provenance),
+        )  # fmt: skip
+
+    def stored_reference(self, baseline: Baseline, provenance: dict) -> Reference:
+        same = environment_key(baseline.data.provenance) == environment_key(provenance)
+        return from_baseline(baseline, same)
+
+    def reference_environment(self, case: Case) -> dict:
+        """The provenance facts the family's reference would have if it ran here now."""
+        reference = dataclasses.replace(case.variant, name=case.variant.reference, is_reference=True)
+        return engine_provenance(self.expected_info(reference))
+
+    def reference_for(self, case: Case, baseline: Baseline) -> Reference:
+        """The reference results a variant is gated against, by preference: this session's, the
+        stored baseline when it was recorded in this environment, or (``--cross-environment``) the
+        stored baseline from another. ``ensure_reference`` has scored the reference otherwise."""
+        fresh = self._references.get((case.variant.family, case.benchmark))
+        if fresh is not None:
+            result, source = fresh
+            return from_run({item.id: item.scores for item in result.items}, source, baseline)
+        reference = self.stored_reference(baseline, self.reference_environment(case))
+        if reference.source == "cross-environment" and not self.settings.cross_environment:
+            raise RuntimeError(f"{case.id}: no reference results of this environment (ensure_reference first)")
+        return reference
+
+    def needs_reference_run(self, case: Case) -> bool:
+        """Whether a variant's comparison needs the reference scored in this session first."""
+        if case.variant.is_reference or (case.variant.family, case.benchmark) in self._references:
+            return False
+        if self.settings.cross_environment:
+            return False
+        try:
+            baseline = read_baseline(self.baseline_file(case))
+        except BaselineError:
+            return False  # the test itself reports the baseline's problem
+        return environment_key(baseline.data.provenance) != environment_key(self.reference_environment(case))
+
+    def ensure_reference(self, case: Case, reference_case: Case) -> None:
+        """Score the reference on ``case``'s benchmark in this environment (from the result cache
+        where it holds every item), so the variant is compared with results of its own machine."""
+        if not self.needs_reference_run(case):
+            return
+        prepared = self.prepare(reference_case)
+        cache = self.result_cache(reference_case, prepared)
+        engine = None
+        source: Source = "cache"
+        if not self.fully_cached(reference_case, prepared):
+            engine, _ = self.engines.acquire(reference_case.variant)
+            source = "scored-first"
+        result = run(prepared, engine, cache, progress=self.settings.progress)
+        self.write_items(reference_case, result)
+        self._references[(case.variant.family, case.benchmark)] = (result, source)
 
     def provenance(self, case: Case, prepared: PreparedBenchmark, info: EngineInfo) -> dict:
         checkpoint = case.variant.checkpoint.model_dump(exclude_none=True)
         return {
             "variant": case.variant.name,
             "checkpoint": checkpoint,
-            "engine": {
-                "name": info.name,
-                "version": info.version,
-                "device": info.device,
-                "device_name": info.device_name,
-                "args": info.settings,
-            },
-            "determinism": {
-                "sampling": "greedy (temperature 0)",
-                "seed": info.settings.get("seed"),
-                "vllm_batch_invariant": os.environ.get("VLLM_BATCH_INVARIANT", "0") not in ("", "0"),
-            },
+            **engine_provenance(info),
             "num_fewshot": prepared.num_fewshot,
             "chat": case.variant.chat.model_dump(exclude_none=True) if case.variant.chat else None,
             "limit": self.limit(case),
@@ -355,16 +432,60 @@ def variant_fingerprint(variant: Variant, cache_dir: Path) -> dict:
     return {
         "checkpoint": checkpoint.model_dump(exclude_none=True),
         "files": files,
-        "engine_args": variant.engine_args,
+        "engine_args": effective_engine_args(variant.engine_args),
         "engine": ["vllm", installed_version()],
         "device": device_name(),
+        "vllm_batch_invariant": batch_invariant(),
     }
+
+
+def batch_invariant() -> bool:
+    """Whether vLLM's batch-invariant mode is on for engines started from this process."""
+    return os.environ.get("VLLM_BATCH_INVARIANT", "0") not in ("", "0")
+
+
+def default_batch_invariance(gpus: int, disable: bool) -> None:
+    """On a GPU, turn vLLM's batch-invariant mode on (``VLLM_BATCH_INVARIANT=1``) unless the user
+    set the variable or ``--no-batch-invariant``: without it, reruns on H200s flipped MMLU 5-shot
+    decisions. vLLM-CPU has no batch-invariant kernels, so CPUs are left as they are. Engine
+    processes inherit the variable; it is part of every result's environment key."""
+    if gpus and "VLLM_BATCH_INVARIANT" not in os.environ:
+        os.environ["VLLM_BATCH_INVARIANT"] = "0" if disable else "1"
+
+
+def engine_provenance(info: EngineInfo) -> dict:
+    """The engine and determinism sections of a provenance record."""
+    return {
+        "engine": {
+            "name": info.name,
+            "version": info.version,
+            "device": info.device,
+            "device_name": info.device_name,
+            "args": info.settings,
+        },
+        "determinism": {
+            "sampling": "greedy (temperature 0)",
+            "seed": info.settings.get("seed"),
+            "vllm_batch_invariant": batch_invariant(),
+        },
+    }
+
+
+def drift_note(case: Case, gate: GateResult, baseline: Baseline, provenance: dict) -> str:
+    """The reference against its stored baseline: how far it drifted beyond its recorded noise."""
+    c = gate.comparison
+    where = "; ".join(environment_differences(baseline.data.provenance, provenance)) or "the same environment"
+    return (
+        f"{case.id}: the reference drifted from {baseline.path} beyond its recorded noise: {c.lost} item(s) lost, "
+        f"{c.gained} gained, delta {c.delta:+.4f}, {c.level:.0%} CI [{c.ci_low:+.4f}, {c.ci_high:+.4f}] "
+        f"({where}); variants are compared with reference results of this environment"
+    )
 
 
 def expected_engine_info(variant: Variant) -> EngineInfo:
     """The engine facts a cached run records when no engine was loaded for it."""
     device = "cuda" if cuda_device_count() else "cpu"
-    return EngineInfo("vllm", installed_version(), device, device_name(), dict(variant.engine_args))
+    return EngineInfo("vllm", installed_version(), device, device_name(), effective_engine_args(variant.engine_args))
 
 
 MACHINE_FACTS = (

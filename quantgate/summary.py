@@ -23,6 +23,9 @@ TEXT: dict[str, dict[str, str]] = {
         "error": "error",
         "underpowered": "underpowered (not blocking; the run is too small to resolve its margin)",
         "warned": "failed, warn-only by policy (not blocking)",
+        "rates": "Error rates at this run's sizes and flip rates (normal approximation):",
+        "rate": "- {variant}: an unchanged variant clears its {gates} gates with probability {clear:.1%}; "
+        "smallest drop blocked with 95% probability: {drops}",
     },
     "zh": {
         "title": "quantgate 发布门禁",
@@ -37,6 +40,9 @@ TEXT: dict[str, dict[str, str]] = {
         "error": "错误",
         "underpowered": "样本量不足（不阻止发布；本次运行无法分辨其容差）",
         "warned": "未通过，按策略仅警告（不阻止发布）",
+        "rates": "按本次运行的样本量与翻转率估计的错误率（正态近似）：",
+        "rate": "- {variant}：未变化的变体通过全部 {gates} 项门禁的概率为 {clear:.1%}；"
+        "以 95% 概率被阻止的最小下降：{drops}",
     },
 }
 BLOCKING = ("failed", "no-baseline", "refused", "error")
@@ -76,7 +82,26 @@ def verdict(results: list[dict[str, Any]], lang: str = "en") -> list[str]:
         lines = [text["blocked"].format(count=count)]
     for reason, ids in found.items():
         lines.append(f"- {text[reason]}: {', '.join(ids)}")
+    rates = release_rates(results)
+    if rates:
+        lines.append(text["rates"])
+        for variant, (clear, drops) in rates.items():
+            shown = ", ".join(f"{benchmark} {drop:.3g}" for benchmark, drop in drops)
+            lines.append(text["rate"].format(variant=variant, gates=len(drops), clear=clear, drops=shown))
     return lines
+
+
+def release_rates(results: list[dict[str, Any]]) -> dict[str, tuple[float, list[tuple[str, float]]]]:
+    """Per variant: the chance that an unchanged variant clears every gate it faced in this run (the
+    product of each gate's), and each gate's smallest drop blocked with 95% probability."""
+    rates: dict[str, tuple[float, list[tuple[str, float]]]] = {}
+    for entry in results:
+        if entry.get("unchanged_pass") is None or status_of(entry) in ("waived", "recorded"):
+            continue  # a waived test does not block; a recorded baseline was compared with itself
+        variant = f"{entry['family']}-{entry['variant']}"
+        clear, drops = rates.get(variant, (1.0, []))
+        rates[variant] = (clear * entry["unchanged_pass"], [*drops, (entry["benchmark"], entry["drop_blocked_95"])])
+    return rates
 
 
 def _number(value: Any, fmt: str) -> str:

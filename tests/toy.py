@@ -8,6 +8,7 @@ import pytest
 
 import quantgate.plugin
 from quantgate.catalogue import load_catalogue
+from quantgate.engines.base import EngineInfo
 from quantgate.errors import EngineLoadError
 from quantgate.session import EngineManager, Evaluator, Settings
 from tests.fakes import oracle
@@ -51,8 +52,14 @@ def make_project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> 
         return load
 
     monkeypatch.setattr(quantgate.plugin, "vllm_loader", loader)
+    monkeypatch.setattr(quantgate.plugin, "expected_engine_info", fake_info)
     pytester.events = events
     return pytester
+
+
+def fake_info(variant):
+    """What the scripted engine reports (tests.fakes.FakeEngine.info), known before loading."""
+    return EngineInfo("fake", "0", "cpu", "fake device", {"model": variant.name})
 
 
 def run(pytester, *args):
