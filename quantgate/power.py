@@ -4,13 +4,23 @@
 
 The flip rate is the share of items whose answer differs between variant and baseline; read it from
 an earlier run (results.json's lost + gained over n), or from the noise-floor command for BF16.
+
+For a whole family (quantgate.sizing): measure flip rates from real runs' per-item files, then get
+each benchmark's margin for release-level targets (an unchanged variant blocked in at most 5% of
+runs over all its gates; a true drop of the margin on any one benchmark shipped in at most 5%):
+
+    python -m quantgate.power measure reports/items --family smollm2-135m --label "this machine" \
+        --out docs/sizing/smollm2-135m.json
+    python -m quantgate.power family --family smollm2-135m --measured docs/sizing/smollm2-135m.json
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
+from pathlib import Path
 
 from quantgate.stats import minimum_detectable_drop, pass_probability_non_inferiority, z_value
 
@@ -24,7 +34,45 @@ def items_needed(margin: float, flip_rate: float, alpha: float, power: float, de
     return math.ceil(flip_rate * design_effect * ((z_value(1 - alpha) + z_value(power)) / margin) ** 2)
 
 
+def family_main(argv: list[str]) -> int:
+    from quantgate import sizing
+    from quantgate.catalogue import load_catalogue
+
+    parser = argparse.ArgumentParser(prog=f"python -m quantgate.power {argv[0]}")
+    parser.add_argument("items", type=Path, nargs="?", help="measure: a run's per-item folder (reports/items)")
+    parser.add_argument("--family", required=True)
+    parser.add_argument("--catalogue", type=Path, default=Path("catalogue"))
+    parser.add_argument("--measured", type=Path, help="family: measurements written by `measure`")
+    parser.add_argument("--label", help="measure: where the run was made")
+    parser.add_argument("--out", type=Path, help="measure: add the measurements to this file")
+    parser.add_argument("--block-unchanged", type=float, default=0.05, help="family: target false-block rate")
+    parser.add_argument("--ship-drop", type=float, default=0.05, help="family: target rate of shipping a drop")
+    args = parser.parse_args(argv[1:])
+    cases = [c for c in load_catalogue([args.catalogue]).cases if c.variant.family == args.family]
+    if not cases:
+        parser.error(f"{args.catalogue}: no family {args.family!r}")
+    if argv[0] == "measure":
+        if args.items is None or args.out is None or args.label is None:
+            parser.error("measure needs the items folder, --label and --out")
+        found = sizing.measure(args.items, cases, args.label)
+        old = sizing.read_measurements(args.out) if args.out.exists() else []
+        sources = json.loads(args.out.read_text())["sources"] if args.out.exists() else {}
+        sources[args.label] = str(args.items)
+        kept = [m for m in old if m.label != args.label]
+        sizing.write_measurements(args.out, [*kept, *found], sources)
+        print(f"{args.out}: {len(found)} measurements from {args.items} ({args.label})")
+        return 0
+    if args.measured is None:
+        parser.error("family needs --measured")
+    rows = sizing.recommend(cases, sizing.read_measurements(args.measured), block=args.block_unchanged,
+                            ship=args.ship_drop)  # fmt: skip
+    print(sizing.render(rows, args.block_unchanged, args.ship_drop))
+    return 0
+
+
 def main(argv: list[str]) -> int:
+    if argv and argv[0] in ("measure", "family"):
+        return family_main(argv)
     parser = argparse.ArgumentParser(prog="python -m quantgate.power", description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, required=True, help="paired items")
     parser.add_argument("--flip-rate", type=float, required=True, help="share of items whose score differs")
