@@ -133,7 +133,10 @@ def pytest_configure(config: pytest.Config) -> None:
         use_cache=not config.getoption("no_cache"),
         cross_environment=config.getoption("cross_environment"),
     )
-    default_batch_invariance(cuda_device_count(), config.getoption("no_batch_invariant"))
+    try:
+        default_batch_invariance(cuda_device_count(), config.getoption("no_batch_invariant"))
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
     config.stash[EVALUATOR] = Evaluator(settings, EngineManager(vllm_loader(settings)), expected_engine_info)
     config.stash[WARN_ONLY] = (*config.getini("quantgate_warn_only"), *config.getoption("warn_only"))
     if not hasattr(config, "workerinput"):  # the xdist controller, or a run without xdist

