@@ -9,6 +9,7 @@ is raised before any model loads.
 from __future__ import annotations
 
 import difflib
+import fnmatch
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -163,6 +164,15 @@ class ChatSpec(_Spec):
         return {**(self.options or {}), **thinking}
 
 
+class WaiverSpec(_Spec):
+    """A regression accepted only on some devices (a kernel that rounds worse on one CPU kind)."""
+
+    reason: str
+    devices: list[str] = Field(min_length=1)
+    """Shell patterns of the device name (``quantgate.engines.vllm_engine.device_name``), e.g.
+    ``"* (avx2)"`` for CPUs whose only vector extension vLLM-CPU uses is AVX2."""
+
+
 class VariantSpec(_Spec):
     checkpoint: Checkpoint
     requires: Literal["any", "cuda", "cpu"] | None = None
@@ -171,9 +181,10 @@ class VariantSpec(_Spec):
     benchmarks: list[str] | None = None
     published: dict[str, float] | None = None
     """The publisher's numbers (benchmark -> score), shown beside the measured ones, never gated on."""
-    waivers: dict[str, str] | None = None
-    """Known regressions accepted with a reason (benchmark -> reason): the test is expected to fail,
-    and fails the run if it passes, so a waiver is removed once the regression is gone."""
+    waivers: dict[str, str | WaiverSpec] | None = None
+    """Known regressions accepted with a reason (benchmark -> reason, or reason and the devices it
+    applies to): the test is expected to fail, and fails the run if it passes, so a waiver is
+    removed once the regression is gone."""
     description: str | None = None
 
 
@@ -293,8 +304,9 @@ def catalogue_files(paths: Iterable[Path]) -> list[Path]:
     return files
 
 
-def load_catalogue(paths: Iterable[Path]) -> Catalogue:
-    """Parse and validate every catalogue file; all problems of a file are reported together."""
+def load_catalogue(paths: Iterable[Path], device: str | None = None) -> Catalogue:
+    """Parse and validate every catalogue file; all problems of a file are reported together.
+    ``device`` (the engine's device name) selects the waivers limited to some devices."""
     files = catalogue_files(paths)
     cases: list[Case] = []
     family_file: dict[str, Path] = {}
@@ -307,7 +319,7 @@ def load_catalogue(paths: Iterable[Path]) -> Catalogue:
                     f"(already defined in {family_file[name]})"
                 )
             family_file[name] = file
-        cases.extend(_cases(spec, file, lines))
+        cases.extend(_cases(spec, file, lines, device))
     return Catalogue(tuple(cases), tuple(files))
 
 
@@ -441,7 +453,7 @@ def _semantic_problems(spec: CatalogueFile) -> list[tuple[KeyPath, str]]:
     return problems
 
 
-def _cases(spec: CatalogueFile, file: Path, lines: dict[KeyPath, int]) -> list[Case]:
+def _cases(spec: CatalogueFile, file: Path, lines: dict[KeyPath, int], device: str | None) -> list[Case]:
     cases = []
     for fam_name, fam in spec.families.items():
         # The reference runs first so its baselines exist before the quantized variants compare.
@@ -464,12 +476,23 @@ def _cases(spec: CatalogueFile, file: Path, lines: dict[KeyPath, int]) -> list[C
                 reference_checkpoint=_resolve_paths(fam.variants[fam.reference].checkpoint, file),
                 chat=fam.chat,
                 published=dict(var.published or {}),
-                waivers=dict(var.waivers or {}),
+                waivers=_waivers(var.waivers or {}, device),
             )
             for bench_name, bench in fam.benchmarks.items():
                 if var.benchmarks is None or bench_name in var.benchmarks:
                     cases.append(Case(variant, bench_name, bench, _source(bench, bench_name, file)))
     return cases
+
+
+def _waivers(waivers: dict[str, str | WaiverSpec], device: str | None) -> dict[str, str]:
+    """The waivers that apply on ``device``; one limited to devices applies only where it matches."""
+    applies = {}
+    for benchmark, waiver in waivers.items():
+        if isinstance(waiver, str):
+            applies[benchmark] = waiver
+        elif device is not None and any(fnmatch.fnmatchcase(device, p) for p in waiver.devices):
+            applies[benchmark] = f"{waiver.reason} (on {device})"
+    return applies
 
 
 def _resolve_paths(checkpoint: Checkpoint, file: Path) -> Checkpoint:

@@ -16,7 +16,7 @@ from quantgate.baselines import Baseline
 from quantgate.catalogue import Case, Catalogue, load_catalogue
 from quantgate.embedded import default_cache_dir
 from quantgate.engines import Engine
-from quantgate.engines.vllm_engine import cuda_device_count, visible_gpus
+from quantgate.engines.vllm_engine import cuda_device_count, device_name, visible_gpus
 from quantgate.errors import BaselineError, CatalogueError, MissingBaselineError
 from quantgate.gpus import GpuAssignmentError, pin_worker
 from quantgate.report import ResultsCollector, attach_flips, outcome_properties, register_html_columns
@@ -116,7 +116,7 @@ def pytest_configure(config: pytest.Config) -> None:
     cli = config.getoption("catalogue")
     paths = [config.invocation_params.dir / p for p in cli] if cli else list(config.getini("quantgate_catalogue"))
     try:
-        catalogue = load_catalogue(paths)
+        catalogue = load_catalogue(paths, device=device_name())
     except CatalogueError as exc:
         raise pytest.UsageError(f"quantgate catalogue:\n{exc}") from None
     config.stash[CATALOGUE] = catalogue

