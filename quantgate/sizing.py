@@ -26,6 +26,7 @@ import numpy as np
 from quantgate.benchmarks import get_benchmark
 from quantgate.catalogue import Case
 from quantgate.gate import paired
+from quantgate.reruns import read_items
 from quantgate.stats import pass_probability_non_inferiority, z_value
 
 
@@ -62,11 +63,6 @@ def binary_se(n: int, flip_rate: float) -> float:
     return math.sqrt(flip_rate * n + 2) / n
 
 
-def read_items(path: Path) -> dict[str, dict[str, float]]:
-    rows = (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
-    return {str(row["id"]): row["scores"] for row in rows}
-
-
 def measure(directory: Path, cases: Sequence[Case], label: str) -> list[Measurement]:
     """Each non-reference case's paired comparison with the reference of the same run, from the
     per-item files ``<directory>/<test id>.jsonl`` (a run's ``reports/items``)."""
@@ -77,7 +73,8 @@ def measure(directory: Path, cases: Sequence[Case], label: str) -> list[Measurem
         mine, theirs = directory / f"{case.id}.jsonl", directory / f"{case.reference_id}.jsonl"
         if not (mine.exists() and theirs.exists()):
             continue
-        ours, reference = read_items(mine), read_items(theirs)
+        ours = {i: row["scores"] for i, row in read_items(mine).items()}
+        reference = {i: row["scores"] for i, row in read_items(theirs).items()}
         ids = [i for i in ours if i in reference]
         benchmark = get_benchmark(case.task)
         metric = benchmark.metric(case.spec.metric or benchmark.primary_metric)
