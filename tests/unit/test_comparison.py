@@ -96,3 +96,15 @@ def test_the_verdict_states_each_variants_release_error_rates(project):
     )  # fmt: skip
     found = entries(project)["toy-int8-mmlu"]
     assert 0 < found["unchanged_pass"] <= 1 and found["drop_blocked_95"] > 0.1  # absolute: tolerance + 1.645 SE
+
+
+def test_cached_reference_results_of_this_environment_are_used_without_loading_the_reference(project):
+    run(project, "--record-missing-baselines", "-k", "bf16").assert_outcomes(passed=3)  # fills the result cache
+    move_baselines_to_another_machine(project)
+    project.events.clear()
+    result = run(project, "-k", "int8")
+    result.assert_outcomes(passed=3)
+    assert ("load", "bf16") not in project.events
+    result.stdout.fnmatch_lines(["*no reference results of this environment stored; read toy-bf16's results of "
+                                 "this environment from the result cache"])  # fmt: skip
+    assert {e["comparison"] for e in entries(project).values()} == {"cache"}
