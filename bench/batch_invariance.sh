@@ -2,8 +2,9 @@
 # Batch-invariant mode on the GPU machine (vLLM carried as in ../shared/device/README.md), from the
 # checkout root after the bundle's install.sh. Results and logs land in $OUT.
 #
-#   bash bench/batch_invariance.sh reruns 0|1   three reruns (max_num_seqs 256, 48, 7) of SmolLM2 BF16,
-#                                              engine FP8 and an initialized Qwen3-0.6B stand-in, with
+#   bash bench/batch_invariance.sh reruns 0|1   three reruns (max_num_seqs 256; 256 with the requests
+#                                              shuffled, --request-order 1; 7) of SmolLM2 BF16, engine
+#                                              FP8 and an initialized Qwen3-0.6B stand-in, with
 #                                              VLLM_BATCH_INVARIANT=0|1; then their per-item flips
 #   bash bench/batch_invariance.sh cost 0|1    the Qwen3-8B stand-in's GSM8K and MMLU 5-shot (BF16, eager)
 set -uo pipefail
@@ -13,7 +14,7 @@ export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 QUANTGATE_C
 W=.device/work-bi
 
 SELECT=${SELECT:-(smollm2-135m and (bf16 or fp8-engine) and not humaneval) or initialized-0.6b}
-SIZES=${SIZES:-256 48 7}
+RUNS=${RUNS:-256 256:1 7}  # max_num_seqs[:request-order seed]
 LIMIT=${LIMIT:-170}
 
 reruns() {
@@ -21,10 +22,11 @@ reruns() {
     python3 -m quantgate.embedded --only smollm2-135m-bf16 > "$OUT/build.log" 2>&1 || { tail "$OUT/build.log"; exit 1; }
     [ -f "$W/seqs-7.yaml" ] || python3 bench/batch_invariance.py catalogues "$W" || exit 1
     local sel=$SELECT
-    for n in $SIZES; do
-        local name="bi$mode-seqs$n" start=$(date +%s.%N)
+    for spec in $RUNS; do
+        local n=${spec%%:*} seed=${spec#*:} order=() name="bi$mode-seqs${spec/:/-order}" start=$(date +%s.%N)
+        [ "$seed" != "$spec" ] && order=(--request-order "$seed")
         VLLM_BATCH_INVARIANT=$mode timeout -s INT -k 20 "$LIMIT" python3 -m pytest tests/test_accuracy.py -p no:cacheprovider \
-            --no-cache --catalogue "$W/seqs-$n.yaml" --baselines-dir "$W/baselines-$name" --record-missing-baselines \
+            --no-cache "${order[@]}" --catalogue "$W/seqs-$n.yaml" --baselines-dir "$W/baselines-$name" --record-missing-baselines \
             --report-dir "$W/$name" -k "$sel" > "$OUT/$name.log" 2>&1
         echo "$name exit $? wall $(python3 -c "print(round($(date +%s.%N) - $start, 1))") s" | tee -a "$OUT/walls.txt"
         pkill -9 -f 'VLLM::' || true

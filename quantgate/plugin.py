@@ -79,6 +79,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "instead of scoring the reference here first",
     )
     group.addoption(
+        "--request-order",
+        type=int,
+        metavar="SEED",
+        help="send each batch of requests in an order shuffled by SEED (reruns that measure the engine's "
+        "batch-order noise; each answer still goes to its item; implies --no-cache)",
+    )
+    group.addoption(
         "--no-batch-invariant",
         action="store_true",
         help="on a GPU, leave vLLM's batch-invariant mode off (it is on by default unless VLLM_BATCH_INVARIANT is set)",
@@ -130,8 +137,9 @@ def pytest_configure(config: pytest.Config) -> None:
         update_baselines=config.getoption("update_baselines"),
         record_missing_baselines=config.getoption("record_missing_baselines"),
         progress=config.getoption("progress"),
-        use_cache=not config.getoption("no_cache"),
+        use_cache=not config.getoption("no_cache") and config.getoption("request_order") is None,
         cross_environment=config.getoption("cross_environment"),
+        request_order=config.getoption("request_order"),
     )
     try:
         default_batch_invariance(cuda_device_count(), config.getoption("no_batch_invariant"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -135,9 +136,11 @@ def run(
     cache: ResultCache | None = None,
     *,
     progress: bool = False,
+    order_seed: int | None = None,
 ) -> TaskResult:
     """Serve the items' requests (one batch per request kind, or per chunk with a cache), score each
-    item, and aggregate. Items the cache holds are not sent; ``engine`` may be None when it holds all."""
+    item, and aggregate. Items the cache holds are not sent; ``engine`` may be None when it holds all.
+    ``order_seed`` sends each batch in a seeded random order (see ``serve``)."""
     start = time.perf_counter()
     done = cache.load({item.sample.id: item.prompt_sha for item in prepared.items}) if cache else {}
     todo = [item for item in prepared.items if item.sample.id not in done]
@@ -145,7 +148,7 @@ def run(
         raise EngineError(f"{len(todo)} items of {prepared.name} are not cached and no engine is loaded")
     for chunk in _chunks(todo, CHUNK_REQUESTS if cache else None):
         assert engine is not None
-        scored = score_items(prepared, chunk, serve(engine, chunk), progress=progress)
+        scored = score_items(prepared, chunk, serve(engine, chunk, order_seed), progress=progress)
         if cache:
             cache.append(scored)
         done.update((r.id, r) for r in scored)
@@ -170,8 +173,11 @@ def _chunks(items: list[PreparedItem], max_requests: int | None) -> Iterator[lis
         yield chunk
 
 
-def serve(engine: Engine, items: Sequence[PreparedItem]) -> list[list[Response]]:
-    """Every request of one kind as one batch; the responses, per item in request order."""
+def serve(engine: Engine, items: Sequence[PreparedItem], order_seed: int | None = None) -> list[list[Response]]:
+    """Every request of one kind as one batch; the responses, per item in request order. With
+    ``order_seed`` each batch goes to the engine shuffled by that seed (the answers are mapped back),
+    so a rerun batches the same requests differently: how the reference's batch-order noise is
+    measured (``--request-order``)."""
     flat = [(i, j, r) for i, item in enumerate(items) for j, r in enumerate(item.requests)]
     responses: list[list[Response | None]] = [[None] * len(item.requests) for item in items]
     batches: tuple[tuple[type, Callable[[list[Any]], Sequence[Response]]], ...] = (
@@ -184,6 +190,8 @@ def serve(engine: Engine, items: Sequence[PreparedItem]) -> list[list[Response]]
         batch = [(i, j, r) for i, j, r in flat if isinstance(r, kind)]
         if not batch:
             continue
+        if order_seed is not None:
+            random.Random(order_seed).shuffle(batch)
         answers = serve_kind([r for _, _, r in batch])
         if len(answers) != len(batch):
             raise EngineError(f"engine returned {len(answers)} answers for {len(batch)} {kind.__name__}s")

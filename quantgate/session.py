@@ -69,6 +69,8 @@ class Settings:
     """Keep per-item results in ``cache_dir/results`` and reuse them (``--no-cache`` turns it off)."""
     cross_environment: bool = False
     """Compare with a stored baseline from another environment instead of scoring the reference here."""
+    request_order: int | None = None
+    """Send each batch of requests shuffled by this seed (a rerun that measures batch-order noise)."""
 
 
 @dataclass(frozen=True)
@@ -290,7 +292,9 @@ class Evaluator:
         cache = self.result_cache(case, prepared)
         tokens_before = tokens_so_far(engine)
         with PeakGpuMemory() as memory:
-            result = run(prepared, engine, cache, progress=self.settings.progress)
+            result = run(
+                prepared, engine, cache, progress=self.settings.progress, order_seed=self.settings.request_order
+            )
         cost = usage(engine, tokens_before, result.wall_s, memory)
         items_file = self.write_items(case, result)
         label = f"{case.variant.key} on {case.benchmark}"
@@ -380,7 +384,7 @@ class Evaluator:
         if not self.fully_cached(reference_case, prepared):
             engine, _ = self.engines.acquire(reference_case.variant)
             source = "scored-first"
-        result = run(prepared, engine, cache, progress=self.settings.progress)
+        result = run(prepared, engine, cache, progress=self.settings.progress, order_seed=self.settings.request_order)
         self.write_items(reference_case, result)
         self._references[(case.variant.family, case.benchmark)] = (result, source)
 

