@@ -77,7 +77,7 @@ def compare(runs: list[Path]) -> dict:
     tests = report["tests"].values()
     report["items_with_score_changes"] = sum(sum(t["score_changes"]) for t in tests)
     report["items_compared"] = sum(t["n"] * len(t["score_changes"]) for t in tests)
-    report["decision_flips"] = sum(len(set(t["decisions"])) > 1 for t in tests)
+    report["decision_flips"] = sum(len(set(t["decisions"]) - {None}) > 1 for t in tests)  # None: cut off
     return report
 
 
