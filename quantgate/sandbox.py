@@ -2,13 +2,18 @@
 
 Each program runs in its own process under:
 
-* new PID and network namespaces (``unshare --pid --net --fork --kill-child``): no network
-  (only a loopback device that is down), and when the program's first process exits or is killed,
-  the kernel kills everything it started, daemons included;
+* new PID, mount and network namespaces (``unshare``): no network (only a loopback device that is
+  down); a ``timeout`` of ours is the namespace's first process, so when it exits or is killed the
+  kernel kills everything the program started, daemons and ``setsid`` included; ``unshare`` itself
+  dies with the process that called ``run_program`` (``PR_SET_PDEATHSIG``), taking the namespace;
+* a root of its own (``chroot``): ``/usr`` read-only, ``/dev/null``, ``/dev/zero`` and
+  ``/dev/urandom``, its own ``/proc``, and fresh size-limited ``/tmp``, ``/var/tmp`` and
+  ``/dev/shm`` that vanish with it; no other host file is visible;
 * an unprivileged user: ``nobody`` via ``setpriv`` when quantgate runs as root, or the caller's own
-  user mapped inside a user namespace otherwise, so it cannot touch files it does not own;
-* resource limits: address space, CPU seconds, file size, process count, no core dumps;
-* a fresh temporary working directory (also its HOME and TMPDIR), removed afterwards;
+  user mapped inside a user namespace otherwise;
+* resource limits: address space, CPU seconds, file size, process count, no core dumps; standard
+  error goes to a file under the file-size limit, so its capture is bounded (the last 2,000
+  characters are kept);
 * a wall-clock time limit, after which the whole namespace is killed.
 
 If the isolation cannot be set up on this machine, ``run_program`` raises instead of running
@@ -22,6 +27,7 @@ import functools
 import os
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -67,18 +73,51 @@ class Execution:
         return self.status == "passed"
 
 
-def _isolation_prefix() -> list[str]:
-    if os.geteuid() == 0:
-        return [
-            "unshare", "--pid", "--net", "--fork", "--kill-child", "--",
-            "setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--no-new-privs", "--",
-        ]  # fmt: skip
-    return ["unshare", "--user", "--map-root-user", "--pid", "--net", "--fork", "--kill-child", "--"]
+SETUP = r"""
+set -eu
+mount --make-rprivate /
+R=/tmp/.quantgate-root
+mount -t tmpfs -o size=8m,mode=0755 tmpfs /tmp
+mkdir -p $R/usr $R/proc $R/dev $R/tmp $R/var/tmp
+mount --bind /usr $R/usr
+mount -o remount,bind,ro,nosuid,nodev $R/usr
+for link in bin lib lib64 lib32 sbin libx32; do
+    if [ -L /$link ]; then ln -s "$(readlink /$link)" $R/$link; fi
+done
+for dev in null zero urandom; do touch $R/dev/$dev; mount --bind /dev/$dev $R/dev/$dev; done
+mkdir -p $R/dev/shm
+for dir in tmp var/tmp dev/shm; do mount -t tmpfs -o size="$2",mode=1777,nosuid,nodev tmpfs $R/$dir; done
+mount -t proc -o nosuid,nodev,noexec proc $R/proc
+mkdir $R/tmp/work
+cat > $R/tmp/work/program.py
+if [ "$3" = root ]; then chown -R 65534:65534 $R/tmp/work; fi
+shift 3
+exec chroot $R /usr/bin/env -i PATH=/usr/bin:/bin HOME=/tmp/work TMPDIR=/tmp/work LANG=C.UTF-8 \
+    /usr/bin/env -C /tmp/work "$@"
+"""
+"""Runs as the namespace's root: builds the program's root and starts it there. Arguments: the wall
+limit (unused here, kept for ``ps``), the tmpfs size, ``root`` or ``user``, then the command."""
+
+
+def _command(python: str, limits: Limits, program: str) -> list[str]:
+    """unshare, the setup script, then ``timeout`` as the namespace's first process around the program."""
+    as_root = os.geteuid() == 0
+    namespaces = ["--pid", "--mount", "--net", "--fork", "--kill-child"]
+    if not as_root:
+        namespaces = ["--user", "--map-root-user", *namespaces]
+    drop = ["/usr/bin/setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--no-new-privs"]
+    wall = f"{limits.timeout_s + 5:g}"  # a backstop: run_program kills the namespace at timeout_s
+    program_cmd = ["/usr/bin/timeout", "-s", "KILL", wall, *(drop if as_root else []), python, "-I", program]
+    return [
+        "unshare", *namespaces, "--", "/bin/sh", "-c", SETUP, "quantgate-sandbox", wall,
+        f"{limits.max_file_mb * 4}m", "root" if as_root else "user", *program_cmd,
+    ]  # fmt: skip
 
 
 def _limit(limits: Limits) -> None:
     """Runs in the child before exec: the limits are inherited by everything the program starts."""
     os.setsid()
+    _die_with_parent()
     memory = limits.memory_mb * 2**20
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     cpu = int(limits.timeout_s) + 1
@@ -91,6 +130,13 @@ def _limit(limits: Limits) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
+def _die_with_parent() -> None:
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
 def _processes_of(uid: int) -> int:
     import psutil
 
@@ -99,67 +145,81 @@ def _processes_of(uid: int) -> int:
 
 @functools.lru_cache(maxsize=1)
 def _interpreter() -> str:
-    """A Python the sandboxed user can execute (a virtualenv under /root is not readable by nobody)."""
+    """A Python under /usr (the only host tree the program's root has) that runs there."""
     problems = []
     for candidate in (sys.executable, shutil.which("python3"), "/usr/bin/python3"):
-        if not candidate:
+        if not candidate or not (candidate := os.path.realpath(candidate)).startswith("/usr/"):
             continue
-        with tempfile.TemporaryDirectory() as work:
-            os.chmod(work, 0o777)
-            try:
-                done = subprocess.run(
-                    [*_isolation_prefix(), candidate, "-I", "-c", "import socket; print('ok')"],
-                    cwd=work,
-                    capture_output=True,
-                    text=True,
-                    timeout=30,
-                    preexec_fn=functools.partial(_limit, Limits()),
-                )
-            except (OSError, subprocess.TimeoutExpired) as exc:
-                problems.append(f"{candidate}: {exc}")
-                continue
-        if done.returncode == 0 and done.stdout.strip() == "ok":
+        execution = _run(candidate, "import socket; print('ok', file=__import__('sys').stderr)", Limits(timeout_s=30))
+        if execution.status == "passed" and execution.detail.strip() == "ok":
             return candidate
-        problems.append(f"{candidate}: exit {done.returncode}: {done.stderr.strip()[-300:]}")
-    raise SandboxUnavailable("cannot run code in isolation (unshare/setpriv): " + "; ".join(problems))
+        problems.append(f"{candidate}: {execution.status}: {execution.detail.strip()[-300:]}")
+    raise SandboxUnavailable(
+        "cannot run code in isolation (unshare/chroot/setpriv): " + "; ".join(problems or ["no Python under /usr"])
+    )
 
 
 def run_program(source: str, limits: Limits = Limits()) -> Execution:
     """Run ``source`` as a Python program in the sandbox and report how it ended."""
-    python = _interpreter()
-    work = tempfile.mkdtemp(prefix="quantgate-sandbox-")
-    try:
-        path = os.path.join(work, "program.py")
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(source)
-        if os.geteuid() == 0:
-            os.chown(work, NOBODY, NOBODY)
-            os.chown(path, NOBODY, NOBODY)
-        env = {"PATH": "/usr/bin:/bin", "HOME": work, "TMPDIR": work, "LANG": "C.UTF-8"}
-        start = time.perf_counter()
-        proc = subprocess.Popen(
-            [*_isolation_prefix(), python, "-I", path],
-            cwd=work,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            preexec_fn=functools.partial(_limit, limits),
-        )
-        try:
-            _, stderr = proc.communicate(timeout=limits.timeout_s)
-        except subprocess.TimeoutExpired:
-            _kill(proc)
-            return Execution("timeout", f"killed after {limits.timeout_s:g} s", time.perf_counter() - start)
+    return _run(_interpreter(), source, limits)
+
+
+def _run(python: str, source: str, limits: Limits) -> Execution:
+    with tempfile.TemporaryDirectory(prefix="quantgate-sandbox-") as work:
+        stderr_path = os.path.join(work, "stderr")
+        with open(stderr_path, "wb") as stderr:
+            start = time.perf_counter()
+            try:
+                proc = subprocess.Popen(
+                    _command(python, limits, "program.py"),
+                    cwd=work,
+                    env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"},
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.DEVNULL,
+                    stderr=stderr,
+                    preexec_fn=functools.partial(_limit, limits),
+                )
+            except OSError as exc:
+                raise SandboxUnavailable(f"cannot start the sandbox: {exc}") from None
+            try:
+                assert proc.stdin is not None
+                with contextlib.suppress(BrokenPipeError):
+                    proc.stdin.write(source.encode("utf-8"))
+                proc.stdin.close()
+                proc.wait(timeout=limits.timeout_s)
+                timed_out = False
+            except subprocess.TimeoutExpired:
+                timed_out = True
+            finally:
+                _kill(proc)
         seconds = time.perf_counter() - start
-        detail = stderr.decode("utf-8", "replace")[-2000:]
+        if timed_out:
+            return Execution("timeout", f"killed after {limits.timeout_s:g} s", seconds)
+        detail = _tail(stderr_path, 2000)
         return Execution("passed" if proc.returncode == 0 else "failed", detail, seconds)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+
+
+def _tail(path: str, chars: int) -> str:
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        f.seek(max(0, f.tell() - 4 * chars))
+        return f.read().decode("utf-8", "replace")[-chars:]
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:
-    """Kill the program's session; the PID namespace takes whatever else it started with it."""
+    """Kill the namespace's first process (the kernel then kills the rest of the namespace), then
+    unshare's session. Killing unshare first would orphan the namespace: the program's credential
+    change cleared the parent-death signal below ``timeout``, not above it."""
+    import psutil
+
+    try:
+        first, namespace = psutil.Process(proc.pid).children(), psutil.Process(proc.pid).children(recursive=True)
+    except psutil.Error:
+        first, namespace = [], []
+    for child in first:
+        with contextlib.suppress(psutil.Error):
+            child.kill()
     with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, 9)
-    proc.communicate()
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    psutil.wait_procs(namespace, timeout=5)  # the kernel kills the rest of the namespace asynchronously

@@ -5,7 +5,10 @@ Each test checks the program's fate and that nothing of it remains: no process, 
 
 import os
 import socket
+import tempfile
 import threading
+import time
+from pathlib import Path
 
 import psutil
 
@@ -80,7 +83,7 @@ def test_files_outside_its_directory_cannot_be_deleted_or_written(tmp_path):
         f"open({str(tmp_path / 'new.txt')!r}, 'w')\n"
     )
     result = run_program(source, FAST)
-    assert result.status == "failed" and "PermissionError" in result.detail
+    assert result.status == "failed" and ("PermissionError" in result.detail or "FileNotFoundError" in result.detail)
     assert precious.read_text() == "keep me"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["precious.txt"]
 
@@ -108,11 +111,70 @@ def _accept(server):
 
 
 def test_the_working_directory_is_removed():
+    before = set(os.listdir(tempfile.gettempdir()))
     result = run_program("import os, sys\nsys.exit(os.getcwd())\n", FAST)
-    workdir = result.detail.strip().splitlines()[-1]
-    assert "quantgate-sandbox-" in workdir
-    assert not os.path.exists(workdir)
+    assert result.detail.strip().splitlines()[-1] == "/tmp/work"  # inside its own root
+    assert not {d for d in os.listdir(tempfile.gettempdir()) if d.startswith("quantgate-sandbox-")} - before
 
 
 def test_a_nonzero_exit_is_a_failure():
     assert run_program("import sys\nsys.exit(3)\n", FAST).status == "failed"
+
+
+def test_a_program_that_leaves_its_session_and_closes_its_output_dies_at_the_limit(tmp_path):
+    source = (
+        "import os, time\n"
+        "os.setsid() if os.getpid() != os.getsid(0) else None\n"
+        "os.close(1); os.close(2)\n"
+        "while True:\n"
+        "    time.sleep(0.1)\n"
+    )
+    result = run_program(source, FAST)
+    assert result.status == "timeout"
+    time.sleep(0.5)
+    assert leftovers("program.py") == []
+
+
+def test_a_daemon_holding_standard_error_open_does_not_hold_the_caller():
+    source = (
+        "import os, time\n"
+        "if os.fork() == 0:\n"
+        "    os.setsid()\n"
+        "    while True:\n"
+        "        time.sleep(0.1)\n"
+        "while True:\n"
+        "    time.sleep(0.1)\n"
+    )
+    start = time.perf_counter()
+    result = run_program(source, FAST)
+    assert result.status == "timeout" and time.perf_counter() - start < FAST.timeout_s + 3
+    assert leftovers("program.py") == []
+
+
+def test_standard_error_is_captured_within_a_bound():
+    import psutil
+
+    before = psutil.Process().memory_info().rss
+    result = run_program("import sys\nchunk = 'x' * 2**20\nwhile True:\n    sys.stderr.write(chunk)\n", FAST)
+    assert result.status == "failed"  # stopped by the file-size limit on its standard error
+    assert len(result.detail) <= 2000
+    assert psutil.Process().memory_info().rss - before < 64 * 2**20
+
+
+def test_temporary_directories_are_private_and_vanish():
+    marker = f"quantgate-test-{os.getpid()}-{time.time_ns()}"
+    source = "".join(f"open('{d}/{marker}', 'w').write('x' * 1000)\n" for d in ("/tmp", "/var/tmp", "/dev/shm"))
+    assert run_program(source, FAST).passed
+    assert [d for d in ("/tmp", "/var/tmp", "/dev/shm") if (Path(d) / marker).exists()] == []
+
+
+def test_proc_and_host_files_are_its_own():
+    source = (
+        "import os, sys\n"
+        "pids = [p for p in os.listdir('/proc') if p.isdigit()]\n"
+        "print(len(pids), os.path.exists('/etc/passwd'), os.path.exists('/root'), file=sys.stderr)\n"
+    )
+    result = run_program(source, FAST)
+    count, passwd, root = result.detail.split()
+    assert int(count) <= 3  # timeout, the program and its listing of itself
+    assert (passwd, root) == ("False", "False")
