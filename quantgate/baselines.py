@@ -103,6 +103,10 @@ def read_baseline(path: Path) -> Baseline:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise MissingBaselineError(f"{path}: no baseline recorded") from None
+    except UnicodeDecodeError as exc:
+        raise BaselineError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
+    except OSError as exc:
+        raise BaselineError(f"{path}: cannot read ({exc.strerror or exc})") from None
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:

@@ -1,8 +1,10 @@
 """Per-item results cached on disk, so a rerun after a crash or Ctrl-C resumes where it stopped.
 
 One JSON-lines file per (variant fingerprint, benchmark fingerprint), appended a chunk of items at
-a time under an exclusive lock (pytest-xdist workers may share the cache directory). A torn last
-line, from a process killed mid-write, is ignored; an item whose prompt hash differs is rerun.
+a time under an exclusive lock (pytest-xdist workers may share the cache directory). Each row
+carries the SHA-256 of its content: a torn line (a process killed mid-write), a row that is not
+UTF-8, not an object, misses a field or was edited is named in a warning and its item is scored
+again; an item whose prompt hash differs is rerun.
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ import fcntl
 import hashlib
 import json
 import os
+import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from quantgate.baselines import write_text_atomic
+from quantgate.errors import QuantgateWarning
 from quantgate.records import ItemResult
 
 
@@ -37,18 +41,25 @@ class ResultCache:
         if not self.path.exists():
             return {}
         found: dict[str, ItemResult] = {}
-        with self.path.open(encoding="utf-8") as f:
-            for line in f:
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError:
-                    continue  # torn write of an interrupted run: that item runs again
-                if prompt_shas.get(row.get("id")) == row.get("prompt_sha"):
-                    found[row["id"]] = ItemResult(**row)
+        damaged: list[int] = []
+        with self.path.open("rb") as f:
+            for number, line in enumerate(f, 1):
+                result = _verified(line)
+                if result is None:
+                    damaged.append(number)
+                elif prompt_shas.get(result.id) == result.prompt_sha:
+                    found[result.id] = result
+        if damaged:
+            shown = ", ".join(map(str, damaged[:10])) + (f" and {len(damaged) - 10} more" if len(damaged) > 10 else "")
+            warnings.warn(
+                QuantgateWarning(f"{self.path}: {len(damaged)} damaged or unverifiable row(s) (line {shown}); "
+                                 "their items are scored again"),
+                stacklevel=2,
+            )  # fmt: skip
         return found
 
     def append(self, results: Iterable[ItemResult]) -> None:
-        lines = "".join(json.dumps(dataclasses.asdict(r), ensure_ascii=False) + "\n" for r in results)
+        lines = "".join(json.dumps(_signed(r), ensure_ascii=False) + "\n" for r in results)
         if not lines:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -67,3 +78,23 @@ class ResultCache:
                 os.fsync(f.fileno())
             finally:
                 fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _row_sha(row: Mapping[str, Any]) -> str:
+    return fingerprint({k: v for k, v in row.items() if k != "sha"})[:16]
+
+
+def _signed(result: ItemResult) -> dict[str, Any]:
+    row = dataclasses.asdict(result)
+    return {**row, "sha": _row_sha(row)}
+
+
+def _verified(line: bytes) -> ItemResult | None:
+    """The row's result, or None when the line is torn, damaged, edited or from before rows were signed."""
+    try:
+        row = json.loads(line.decode("utf-8"))
+        if not isinstance(row, dict) or row.get("sha") != _row_sha(row):
+            return None
+        return ItemResult(**{k: v for k, v in row.items() if k != "sha"})
+    except (UnicodeDecodeError, json.JSONDecodeError, TypeError, ValueError):
+        return None

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from quantgate.benchmarks import REGISTRY
 from quantgate.errors import CatalogueError
 from quantgate.gate import GateRule
+from quantgate.packaged import PACKAGED
 from quantgate.sources import FilesSource, HubSource, PackagedSource, Source
 from quantgate.yamlfile import KeyPath, dotted, line_of, load_yaml
 
@@ -45,8 +46,8 @@ class GateSpec(_Spec):
     ``recovery``. Margin and tolerance are in score units (0.02 = two points)."""
 
     mode: Literal["non-inferiority", "absolute", "relative"] = "non-inferiority"
-    margin: float | None = Field(None, gt=0)
-    tolerance: float | None = Field(None, ge=0)
+    margin: float | None = Field(None, gt=0, allow_inf_nan=False)
+    tolerance: float | None = Field(None, ge=0, allow_inf_nan=False)
     recovery: float | None = Field(None, gt=0, le=1)
     alpha: float = Field(0.05, gt=0, lt=0.5)
 
@@ -391,6 +392,14 @@ def _semantic_problems(spec: CatalogueFile) -> list[tuple[KeyPath, str]]:
             task = bench.task or bench_name
             if not NAME.match(bench_name):
                 problems.append((where, "benchmark names are lower-case letters, digits, '.', '_' and '-'"))
+            packaged = bench.source.packaged if bench.source else None
+            if packaged is not None and packaged not in PACKAGED:
+                close = difflib.get_close_matches(packaged, PACKAGED, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                problems.append(
+                    (where + ("source", "packaged"), f"unknown packaged dataset {packaged!r}{hint}; "
+                     f"known: {', '.join(sorted(PACKAGED))}")
+                )  # fmt: skip
             if task not in REGISTRY:
                 close = difflib.get_close_matches(task, REGISTRY, n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
@@ -398,6 +407,19 @@ def _semantic_problems(spec: CatalogueFile) -> list[tuple[KeyPath, str]]:
                     (
                         where + (("task",) if bench.task else ()),
                         f"unknown benchmark {task!r}{hint}; known: {', '.join(sorted(REGISTRY))}",
+                    )
+                )
+            elif (
+                (allowed := bench.gate.margin or bench.gate.tolerance) is not None
+                and allowed >= 1
+                and (REGISTRY[task].higher_is_better)
+            ):
+                field = "margin" if bench.gate.margin is not None else "tolerance"
+                problems.append(
+                    (
+                        where + ("gate", field),
+                        f"{allowed:g} is a drop of {allowed:.0%}: {task}'s scores lie between 0 and 1, so a "
+                        f"{field} of 1 or more passes a variant that gets every item wrong (0.02 = two points)",
                     )
                 )
             elif bench.metric and bench.metric not in REGISTRY[task].metrics:

@@ -109,9 +109,14 @@ def environment_table(facts: Mapping[str, Any]) -> str:
     return f'<h3>Environment</h3><table class="qg-matrix" id="qg-environment">{rows}</table>'
 
 
-def dashboard(results: Sequence[dict[str, Any]], lang: str = "en", facts: Mapping[str, Any] | None = None) -> str:
+def dashboard(
+    results: Sequence[dict[str, Any]],
+    lang: str = "en",
+    facts: Mapping[str, Any] | None = None,
+    run: Mapping[str, Any] | None = None,
+) -> str:
     """The verdict, the matrix and the plots (and the environment, when ``facts`` are given)."""
-    lines = verdict(list(results), lang)
+    lines = verdict(list(results), lang, dict(run) if run is not None else None)
     verdict_html = f"<p><strong>{_bold(lines[0])}</strong></p>" + (
         "<ul>" + "".join(f"<li>{_bold(line[2:])}</li>" for line in lines[1:]) + "</ul>" if lines[1:] else ""
     )
@@ -149,7 +154,13 @@ def flips_table(flips: Mapping[str, Any] | None) -> str:
     return '<div class="qg-flipped">' + "".join(parts) + "</div>"
 
 
-def page(title: str, results: Sequence[dict[str, Any]], facts: Mapping[str, Any], lang: str = "en") -> str:
+def page(
+    title: str,
+    results: Sequence[dict[str, Any]],
+    facts: Mapping[str, Any],
+    lang: str = "en",
+    run: Mapping[str, Any] | None = None,
+) -> str:
     """A standalone report page (for merged CI shards): dashboard, environment and every test's flips."""
     details = "".join(
         f"<details><summary>{html.escape(r['id'])}: {html.escape(status_of(r))}</summary>"
@@ -160,5 +171,5 @@ def page(title: str, results: Sequence[dict[str, Any]], facts: Mapping[str, Any]
     return (
         f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title></head>'
         f'<body style="font-family:sans-serif;margin:16px"><h1>{html.escape(title)}</h1>'
-        f"{dashboard(results, lang, facts)}<h3>Tests</h3>{details}</body></html>"
+        f"{dashboard(results, lang, facts, run)}<h3>Tests</h3>{details}</body></html>"
     )

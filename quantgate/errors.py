@@ -30,3 +30,9 @@ class EngineLoadError(QuantgateError):
 
 class EngineError(QuantgateError):
     """The engine failed while serving requests (context overflow, worker crash, ...)."""
+
+
+class QuantgateWarning(UserWarning):
+    """A result a release engineer should read: a broken evaluation (a group below chance,
+    unparseable answers), an underpowered run, a baseline from another machine or a replaced one,
+    cached rows that were damaged."""

@@ -76,8 +76,22 @@ def merge(runs: Sequence[tuple[Path, dict[str, Any]]]) -> dict[str, Any]:
         "command": ["quantgate.merge", *(str(path) for path, _ in runs)],
         "environment": {str(path): data["environment"] for path, data in runs},
         "engine_loads": loads,
+        "run": merged_run(runs),
         "merged_from": [str(path) for path, _ in runs],
         "results": results,
+    }
+
+
+def merged_run(runs: Sequence[tuple[Path, dict[str, Any]]]) -> dict[str, Any]:
+    """Complete only if every shard finished (a results.json written before runs were recorded counts
+    as finished)."""
+    states = [(path, data.get("run") or {"complete": True}) for path, data in runs]
+    reasons = [f"{path}: {run.get('reason')}" for path, run in states if not run.get("complete", True)]
+    return {
+        "complete": not reasons,
+        "state": "finished",
+        "reason": "; ".join(reasons) or None,
+        "not_run": [case for _, run in states for case in run.get("not_run", [])],
     }
 
 
@@ -94,14 +108,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(args.out / "results.json", merged)
-    write_text_atomic(args.out / "summary.md", markdown(merged["results"], args.lang))
+    write_text_atomic(args.out / "summary.md", markdown(merged["results"], args.lang, merged["run"]))
     facts = {f"{shard}: {key}": value for shard, env in merged["environment"].items() for key, value in env.items()}
     title = f"quantgate release gate ({len(args.runs)} reports merged)"
-    write_text_atomic(args.out / "report.html", page(title, merged["results"], facts, args.lang))
-    print("\n".join(verdict(merged["results"], args.lang)))
+    write_text_atomic(args.out / "report.html", page(title, merged["results"], facts, args.lang, merged["run"]))
+    print("\n".join(verdict(merged["results"], args.lang, merged["run"])))
     print(f"merged report: {args.out / 'report.html'}")
     blocked = any(reason in BLOCKING for reason in blockers(merged["results"]))
-    return 1 if blocked else 0
+    return 1 if blocked or not merged["run"]["complete"] else 0
 
 
 if __name__ == "__main__":

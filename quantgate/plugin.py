@@ -3,6 +3,7 @@ engine loads once, and the report hooks. The work itself is in ``quantgate.sessi
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import fnmatch
 import shlex
@@ -17,7 +18,7 @@ from quantgate.catalogue import Case, Catalogue, load_catalogue
 from quantgate.embedded import default_cache_dir
 from quantgate.engines import Engine
 from quantgate.engines.vllm_engine import cuda_device_count, device_name, visible_gpus
-from quantgate.errors import BaselineError, CatalogueError, MissingBaselineError
+from quantgate.errors import BaselineError, CatalogueError, MissingBaselineError, QuantgateWarning
 from quantgate.gpus import GpuAssignmentError, pin_worker
 from quantgate.report import ResultsCollector, attach_flips, outcome_properties, register_html_columns
 from quantgate.runner import PreparedBenchmark
@@ -33,12 +34,6 @@ from quantgate.session import (
 )
 from quantgate.shard import Shard, assign, case_cost
 
-
-class QuantgateWarning(UserWarning):
-    """A result a release engineer should read: a broken evaluation (a group below chance,
-    unparseable answers), an underpowered run, a baseline from another machine or a replaced one."""
-
-
 CATALOGUE = pytest.StashKey[Catalogue]()
 EVALUATOR = pytest.StashKey[Evaluator]()
 OUTCOME = pytest.StashKey[Outcome]()
@@ -47,13 +42,23 @@ SELECTED = pytest.StashKey[tuple[Case, ...]]()
 CASE_FIXTURE = "quantgate_case"
 
 
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("quantgate", "quantized-model release gate")
     group.addoption("--catalogue", action="append", type=Path, help="catalogue file or directory (repeatable)")
     group.addoption("--baselines-dir", type=Path, help="where baselines are stored")
     group.addoption("--report-dir", type=Path, help="where results.json and per-item JSONL go")
     group.addoption("--cache-dir", type=Path, help="models built for the embedded family ($QUANTGATE_CACHE)")
-    group.addoption("--limit", type=int, help="score only the first N items of every benchmark")
+    group.addoption("--limit", type=positive_int, help="score only the first N items of every benchmark")
     group.addoption(
         "--update-baselines", action="store_true", help="record the reference variant's baselines, replacing old ones"
     )
@@ -149,7 +154,13 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[WARN_ONLY] = (*config.getini("quantgate_warn_only"), *config.getoption("warn_only"))
     if not hasattr(config, "workerinput"):  # the xdist controller, or a run without xdist
         config.pluginmanager.register(
-            ResultsCollector(settings.report_dir, config, config.getoption("report_lang"), config.getoption("history")),
+            ResultsCollector(
+                settings.report_dir,
+                config,
+                frozenset(case.id for case in catalogue.cases),
+                config.getoption("report_lang"),
+                config.getoption("history"),
+            ),
             "quantgate-results",
         )
     register_html_columns(config)
@@ -341,15 +352,19 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
     report = yield
     outcome = item.stash.get(OUTCOME, None)
     case = case_of(item)
-    if case is not None and call.when == "call":
+    if case is None or call.when == "teardown":
+        return report
+    if call.when == "call" and outcome is not None:
         props = outcome_properties(case, outcome)
         report.user_properties.append(("quantgate", props))
         if item.config.pluginmanager.hasplugin("html"):
             attach_flips(report, props)
-    elif case is not None and call.when == "setup" and report.failed and call.excinfo is not None:
-        # an engine that would not load, or a GPU slice too small: the test errors before it runs
+    elif report.failed and call.excinfo is not None:
+        # an engine that would not load, a prompt longer than the context, a disk that filled: the
+        # test raised before it had an outcome; its reason goes everywhere the outcome would have
         message = f"{call.excinfo.type.__name__}: {call.excinfo.value}"
-        report.user_properties.append(("quantgate", {**outcome_properties(case, None), "message": message}))
+        report.user_properties.append(("quantgate", {**outcome_properties(case, None), "status": "error",
+                                                     "message": message}))  # fmt: skip
     return report
 
 

@@ -174,7 +174,7 @@ class HtmlColumns:
     ) -> None:
         collector = session.config.pluginmanager.get_plugin("quantgate-results")
         if collector is not None and collector.results:
-            prefix.append(dashboard(collector.results, collector.lang))
+            prefix.append(dashboard(collector.results, collector.lang, run=collector.run))
 
 
 def register_html_columns(config: pytest.Config) -> None:
@@ -201,28 +201,98 @@ def attach_flips(report: pytest.TestReport, props: dict[str, Any]) -> None:
 
 
 class ResultsCollector:
-    """Gathers every accuracy test's numbers on the controller and writes ``results.json`` at the end."""
+    """Gathers every accuracy test's numbers on the controller and writes ``results.json`` at the end.
 
-    def __init__(self, report_dir: Path, config: pytest.Config, lang: str = "en", history: Path | None = None):
+    Once the selection is known it writes a results.json and summary.md that say the run has not
+    finished, so a run that is killed, or an earlier run's files, never read as this run's verdict;
+    an interrupted run, one whose selected tests did not all report, and one that selected no
+    accuracy test end with ``run.complete: false`` and no release verdict."""
+
+    def __init__(
+        self,
+        report_dir: Path,
+        config: pytest.Config,
+        case_ids: frozenset[str],
+        lang: str = "en",
+        history: Path | None = None,
+    ):
         self.path = report_dir / "results.json"
         self.history = history
         self.lang = lang
         self.config = config
+        self.case_ids = case_ids
         self.results: list[dict[str, Any]] = []
         self.releases: list[dict[str, Any]] = []
+        self.selected: list[str] | None = None
+        """Accuracy tests selected, once collection has ended; None before (or when none exist)."""
+        self.reported: set[str] = set()
+        self.deselected = False
+        self.run: dict[str, Any] | None = None
+        self.write_error: str | None = None
+
+    def _case_id(self, nodeid: str) -> str | None:
+        if not nodeid.endswith("]") or "[" not in nodeid:
+            return None
+        case = nodeid[nodeid.index("[") + 1 : -1]
+        return case if case in self.case_ids else None
+
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        self.deselected = self.deselected or any(self._case_id(item.nodeid) for item in items)
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if self.selected is None and getattr(session.config.option, "dist", "no") == "no":
+            self._started([c for c in map(self._case_id, (i.nodeid for i in session.items)) if c])
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        if self.selected is None:
+            self._started([c for c in map(self._case_id, ids) if c])
+
+    def _started(self, selected: list[str]) -> None:
+        if not selected and not self.deselected:
+            return  # not an accuracy run (unit tests only): leave the reports alone
+        self.selected = selected
+        run = {"complete": False, "state": "running", "reason": "the run has not finished", "selected": len(selected)}
+        try:
+            self._write({"created": utc_now(), "command": list(self.config.invocation_params.args),
+                         "environment": {}, "engine_loads": {}, "run": run, "results": []})  # fmt: skip
+        except OSError as exc:
+            pytest.exit(f"quantgate: cannot write the report to {self.path.parent}: {exc}", returncode=4)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         released = properties_of(report, "quantgate_release")
         if released is not None:
             self.releases.append(released)
+        case = self._case_id(report.nodeid)
+        if case is not None and (report.when == "call" or not report.passed):
+            self.reported.add(case)
         props = properties_of(report)
         if props is not None:
             outcome = "error" if report.when == "setup" else report.outcome
             self.results.append({**props, "outcome": outcome, "duration_s": round(report.duration, 3)})
 
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if not self.results:
+    def run_state(self, exitstatus: int) -> dict[str, Any]:
+        not_run = [case for case in self.selected or [] if case not in self.reported]
+        if exitstatus == pytest.ExitCode.INTERRUPTED:
+            reason: str | None = "interrupted"
+        elif exitstatus == pytest.ExitCode.INTERNAL_ERROR:
+            reason = "pytest stopped with an internal error"
+        elif not self.selected and not self.results:
+            reason = "no accuracy test was selected"
+        elif not_run:
+            reason = f"{len(not_run)} selected test(s) did not report a result"
+        else:
+            reason = None
+        return {"complete": reason is None, "state": "finished", "reason": reason, "exitstatus": int(exitstatus),
+                "selected": len(self.selected or []), "not_run": not_run}  # fmt: skip
+
+    @pytest.hookimpl(tryfirst=True)  # before pytest-html writes its report, whose summary reads self.run
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if not self.results and self.selected is None:
             return
+        self.run = self.run_state(exitstatus)
+        if not self.run["complete"] and exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
         loads: dict[str, int] = {}
         for entry in self.results:
             if entry.get("loaded"):
@@ -238,15 +308,24 @@ class ResultsCollector:
             "environment": environment(),
             "engine_loads": loads,
             "engine_releases": self.releases,
+            "run": self.run,
             "results": self.results,
         }
-        write_json_atomic(self.path, data)
-        write_text_atomic(self.path.with_name("summary.md"), markdown(self.results, self.lang))
-        if history is not None:
+        try:
+            self._write(data)
+        except OSError as exc:
+            self.write_error = f"cannot write the report to {self.path.parent}: {exc}"
+            session.exitstatus = session.exitstatus or pytest.ExitCode.TESTS_FAILED
+            return
+        if history is not None and self.run["complete"]:
             history.append(data)
 
+    def _write(self, data: dict[str, Any]) -> None:
+        write_json_atomic(self.path, data)
+        write_text_atomic(self.path.with_name("summary.md"), markdown(data["results"], self.lang, data["run"]))
+
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if not self.results:
+        if self.run is None:
             return
         terminalreporter.section("quantgate")
         for entry in self.results:
@@ -271,6 +350,10 @@ class ResultsCollector:
                 terminalreporter.write_line(
                     f"            ! moved {m['change']:+.4f} since the history's last run (noise ±{m['noise']:.4f})"
                 )
-        for line in verdict(self.results):
+        for line in verdict(self.results, run=self.run):
             terminalreporter.write_line(line)
-        terminalreporter.write_line(f"results: {self.path}; Markdown summary: {self.path.with_name('summary.md')}")
+        if self.write_error:
+            terminalreporter.write_line(f"quantgate: {self.write_error}; this verdict is not saved", red=True)
+        else:
+            summary = self.path.with_name("summary.md")
+            terminalreporter.write_line(f"results: {self.path}; Markdown summary: {summary}")

@@ -137,11 +137,25 @@ def dequantized_gguf(repo: str, file: str, revision: str | None, cache_dir: Path
     return final
 
 
+def readable_or_kept(path: Path) -> tuple[Baseline | None, Path | None]:
+    """The baseline at ``path``, or, when it cannot be read, None and where its bytes were moved
+    (beside it, so replacing it loses nothing)."""
+    try:
+        return read_baseline(path), None
+    except BaselineError:
+        kept = path.with_name(f"{path.name}.unreadable-{utc_now().replace(':', '')}")
+        path.replace(kept)
+        return None, kept
+
+
 def vllm_loader(settings: Settings) -> Callable[[Variant], Engine]:
     def load(variant: Variant) -> Engine:
         check_fits(variant.key, variant.engine_args, cuda_device_count())
         model, revision = resolve_checkpoint(variant.checkpoint, settings.cache_dir)
-        return load_vllm(model, revision=revision, engine_args=variant.engine_args, progress=settings.progress)
+        log = settings.report_dir / "engine-logs" / f"{variant.key}.log"
+        return load_vllm(
+            model, revision=revision, engine_args=variant.engine_args, progress=settings.progress, log_path=log
+        )
 
     return load
 
@@ -252,6 +266,14 @@ class Evaluator:
         if self.records_baseline(case):
             return None
         baseline = read_baseline(self.baseline_file(case))
+        identity = {"family": case.variant.family, "benchmark": case.benchmark, "task": case.task,
+                    "metric": prepared.metric}  # fmt: skip
+        for key, expected in identity.items():
+            if getattr(baseline.data, key) != expected:
+                raise BaselineError(
+                    f"{baseline.path}: {key} is {getattr(baseline.data, key)!r}, this test's is {expected!r}: "
+                    "the file belongs to another test"
+                )
         check_compatible(
             baseline,
             task_version=prepared.benchmark.version,
@@ -307,10 +329,12 @@ class Evaluator:
         if baseline is None:
             path = self.baseline_file(case)
             data = baseline_from_result(case.variant.family, result, prepared.origin, provenance)
-            old = read_baseline(path) if path.exists() else None
+            old, kept = readable_or_kept(path) if path.exists() else (None, None)
             write_baseline(path, data, overwrite=self.settings.update_baselines)
             gate = compare(scores, read_baseline(path).item_scores(), metric, rule, label=label, clusters=clusters)
             change = describe_update(old, data, metric) if old else "new baseline"
+            if kept is not None:
+                change = f"replaced an unreadable baseline; its bytes are kept in {kept}"
             message = f"recorded baseline {path} ({result.metric} {result.score:.4f}, n={result.n}; {change})"
             self._references[(case.variant.family, case.benchmark)] = (result, "session")
             return Outcome(
@@ -518,7 +542,8 @@ def machine_differences(recorded: dict, current: dict) -> list[str]:
         old, new = recorded.get(section, {}).get(key), current.get(section, {}).get(key)
         if old != new:
             notes.append(f"baseline recorded with {name} {old}, this run has {new}")
-    return notes
+    engine_args = [d for d in environment_differences(recorded, current) if d.startswith("engine argument")]
+    return notes + [f"baseline recorded with another {d}" for d in engine_args]
 
 
 def describe_update(old: Baseline, new: BaselineFile, metric: Metric) -> str:

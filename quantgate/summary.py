@@ -14,6 +14,8 @@ TEXT: dict[str, dict[str, str]] = {
         "title": "quantgate release gate",
         "clear": "Release gate: **clear** ({passed} passed, {waived} waived)",
         "blocked": "Release gate: **BLOCKED** by {count} test(s)",
+        "incomplete": "Release gate: **INCOMPLETE**, no verdict: {reason}",
+        "not_run": "- did not finish: {ids}",
         "passed": "passed",
         "recorded": "recorded",
         "waived": "waived",
@@ -31,6 +33,8 @@ TEXT: dict[str, dict[str, str]] = {
         "title": "quantgate 发布门禁",
         "clear": "发布门禁：**通过**（{passed} 项通过，{waived} 项豁免）",
         "blocked": "发布门禁：**阻止发布**，共 {count} 项测试",
+        "incomplete": "发布门禁：**运行未完成**，无结论：{reason}",
+        "not_run": "- 未完成：{ids}",
         "passed": "通过",
         "recorded": "已记录基线",
         "waived": "已豁免",
@@ -69,13 +73,20 @@ def blockers(results: list[dict[str, Any]]) -> dict[str, list[str]]:
     return {reason: ids for reason, ids in found.items() if ids}
 
 
-def verdict(results: list[dict[str, Any]], lang: str = "en") -> list[str]:
-    """Lines saying whether the release may go, and what blocks it."""
+def verdict(results: list[dict[str, Any]], lang: str = "en", run: dict[str, Any] | None = None) -> list[str]:
+    """Lines saying whether the release may go, and what blocks it; a run that did not finish
+    (``run.complete`` false) has no verdict, whatever its finished tests say."""
     text = TEXT[lang]
     found = blockers(results)
     count = sum(len(found.get(r, [])) for r in BLOCKING)
     statuses = [status_of(e) for e in results]
-    if count == 0:
+    if run is not None and not run.get("complete", True):
+        lines = [text["incomplete"].format(reason=run.get("reason"))]
+        if run.get("not_run"):
+            lines.append(text["not_run"].format(ids=", ".join(run["not_run"])))
+        if count:
+            lines.append(text["blocked"].format(count=count))
+    elif count == 0:
         lines = [text["clear"].format(passed=statuses.count("passed") + statuses.count("recorded"),
                                       waived=statuses.count("waived"))]  # fmt: skip
     else:
@@ -108,9 +119,9 @@ def _number(value: Any, fmt: str) -> str:
     return "" if value is None else format(value, fmt)
 
 
-def markdown(results: list[dict[str, Any]], lang: str = "en") -> str:
+def markdown(results: list[dict[str, Any]], lang: str = "en", run: dict[str, Any] | None = None) -> str:
     text = TEXT[lang]
-    lines = [f"## {text['title']}", "", *verdict(results, lang), ""]
+    lines = [f"## {text['title']}", "", *verdict(results, lang, run), ""]
     columns = COLUMNS[lang]
     lines += ["| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
     for entry in results:

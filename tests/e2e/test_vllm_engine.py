@@ -122,3 +122,20 @@ def test_a_broken_checkpoint_fails_to_load_with_its_cause(tmp_path, bf16_checkpo
     with pytest.raises(EngineLoadError, match=r"vLLM could not load '.*broken'"):
         load_vllm(str(broken), revision=None, engine_args=ENGINE_ARGS)
     assert vllm_children() == []
+
+
+def test_a_corrupt_safetensors_file_fails_with_the_engines_root_cause(tmp_path, bf16_checkpoint):
+    broken = tmp_path / "corrupt"
+    broken.mkdir()
+    for name in ("tokenizer.json", "tokenizer_config.json", "config.json"):
+        (broken / name).symlink_to(bf16_checkpoint / name)
+    weights = (bf16_checkpoint / "model.safetensors").read_bytes()
+    (broken / "model.safetensors").write_bytes(weights[: len(weights) // 2])  # a download cut off halfway
+    log = tmp_path / "engine.log"
+    with pytest.raises(EngineLoadError) as caught:
+        load_vllm(str(broken), revision=None, engine_args=ENGINE_ARGS, log_path=log)
+    message = str(caught.value)
+    assert "; root cause: " in message and f"(engine log: {log})" in message
+    # vLLM's own message says only "Engine core initialization failed. See root cause above"
+    assert "SafetensorError: Error while deserializing header" in message.split("; root cause: ")[1]
+    assert vllm_children() == []
