@@ -8,6 +8,7 @@ is raised before any model loads.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import fnmatch
 import re
@@ -533,11 +534,20 @@ def _source(bench: BenchmarkSpec, name: str, file: Path) -> Source | None:
         fewshot = str(file.parent / spec.files.fewshot) if spec.files.fewshot else None
         return FilesSource(str(file.parent / spec.files.test), fewshot)
     assert spec.hub is not None
-    default = REGISTRY[bench.task or name].hub
-    return HubSource(
-        spec.hub,
-        spec.config,
-        test_split=spec.split or default.test_split,
-        fewshot_split=spec.fewshot_split or default.fewshot_split,
-        revision=spec.revision,
-    )
+    return hub_override(REGISTRY[bench.task or name].hub, spec)
+
+
+def hub_override(default: HubSource, spec: SourceSpec) -> HubSource:
+    """The benchmark's hub source with the catalogue's fields replacing its own, field by field:
+    an override that pins only a revision keeps the configurations, config field and splits; a
+    ``config`` names the one configuration to load instead of the benchmark's list."""
+    updates: dict[str, Any] = {"path": spec.hub}
+    if spec.config is not None:
+        updates.update(name=spec.config, configs=())
+    if spec.split is not None:
+        updates["test_split"] = spec.split
+    if spec.fewshot_split is not None:
+        updates["fewshot_split"] = spec.fewshot_split
+    if spec.revision is not None:
+        updates["revision"] = spec.revision
+    return dataclasses.replace(default, **updates)

@@ -1,5 +1,6 @@
 """Catalogue validation: every error names the file, line, key and reason; valid files become cases."""
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -157,3 +158,28 @@ def test_a_waiver_limited_to_devices_applies_only_where_the_device_matches(tmp_p
     assert waiver("AMD EPYC (avx2)") == "INT8 kernels round worse without AVX-512 (on AMD EPYC (avx2))"
     assert waiver("AMD EPYC (avx512_bf16 avx512_vnni avx512f avx2)") is None
     assert waiver(None) is None
+
+
+def _hub_source(tmp_path, benchmark, source):
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "families:\n  f:\n    reference: bf16\n    benchmarks:\n"
+        f"      {benchmark}: {{source: {source}, gate: {{margin: 0.05}}}}\n"
+        "    variants:\n      bf16: {checkpoint: {path: m}, scheme: [bf16]}\n"
+    )
+    (case,) = load_catalogue([path]).cases
+    return case.source
+
+
+def test_a_hub_override_that_pins_a_revision_keeps_the_benchmarks_configs_and_splits(tmp_path):
+    for benchmark in ("ceval", "bbh", "gsm8k"):
+        source = _hub_source(tmp_path, benchmark, f"{{hub: {REGISTRY[benchmark].hub.path}, revision: abc123}}")
+        default = REGISTRY[benchmark].hub
+        assert source == dataclasses.replace(default, revision="abc123"), benchmark
+    assert _hub_source(tmp_path, "bbh", "{hub: SaylorTwift/bbh}").config_field == "subtask"
+
+
+def test_a_hub_override_replaces_only_the_fields_it_names(tmp_path):
+    source = _hub_source(tmp_path, "ceval", "{hub: me/ceval-mirror, config: computer_network, split: test}")
+    assert (source.path, source.name, source.configs, source.test_split, source.fewshot_split) == (
+        "me/ceval-mirror", "computer_network", (), "test", "dev")  # fmt: skip
