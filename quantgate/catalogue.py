@@ -331,12 +331,26 @@ def _parse(file: Path) -> tuple[CatalogueFile, dict[KeyPath, int]]:
         spec = CatalogueFile.model_validate(data if data is not None else {})
     except ValidationError as exc:
         raise CatalogueError("\n".join(_describe(e, file, lines) for e in exc.errors())) from None
-    problems = _semantic_problems(spec)
+    problems = _semantic_problems(spec) + _missing_files(spec, file)
     if problems:
         raise CatalogueError(
             "\n".join(f"{file}:{line_of(lines, path)}: {dotted(path)}: {why}" for path, why in problems)
         )
     return spec, lines
+
+
+def _missing_files(spec: CatalogueFile, file: Path) -> list[tuple[KeyPath, str]]:
+    """Local data files a benchmark names that are not there (found at start-up, not hours later)."""
+    problems: list[tuple[KeyPath, str]] = []
+    for family_name, family in spec.families.items():
+        for bench_name, bench in family.benchmarks.items():
+            files = bench.source.files if bench.source else None
+            for role in ("test", "fewshot"):
+                name = getattr(files, role, None) if files else None
+                if name is not None and not (file.parent / name).exists():
+                    where = ("families", family_name, "benchmarks", bench_name, "source", "files", role)
+                    problems.append((where, f"{file.parent / name} does not exist"))
+    return problems
 
 
 def _describe(error: Any, file: Path, lines: dict[KeyPath, int]) -> str:

@@ -242,3 +242,40 @@ def test_cached_rows_written_by_this_version_verify(tmp_path):
     cache.append([item(1), item(2)])
     assert list(cache.load({"1": "sha1", "2": "sha2"})) == ["1", "2"]
     assert Path(cache.path).read_text().count('"sha": ') == 2
+
+
+def test_a_missing_local_data_file_is_refused_at_start_up(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "families:\n  f:\n    reference: bf16\n    benchmarks:\n"
+        "      piqa: {source: {files: {test: data/piqa.jsonl}}, gate: {margin: 0.05}}\n"
+        "    variants:\n      bf16: {checkpoint: {path: m}, scheme: [bf16]}\n"
+    )
+    with pytest.raises(CatalogueError, match=r"c\.yaml:5: .*source\.files\.test: .*data/piqa\.jsonl does not exist"):
+        load_catalogue([path])
+
+
+def test_a_report_that_cannot_be_written_at_the_end_says_the_verdict_is_not_saved(project, monkeypatch):
+    run(project, "--record-missing-baselines", "-k", "bf16-piqa").assert_outcomes(passed=1)
+    from tests.fakes import FakeEngine
+
+    original = FakeEngine.loglikelihood
+
+    def fill_the_disk(self, requests):  # the report directory disappears under the run
+        reports = project.path / "reports"
+        for child in sorted(reports.rglob("*"), reverse=True):
+            child.unlink() if child.is_file() else child.rmdir()
+        reports.rmdir()
+        reports.write_text("not a directory any more")
+        return original(self, requests)
+
+    monkeypatch.setattr(FakeEngine, "loglikelihood", fill_the_disk)
+    result = run(project, "-k", "int8-piqa", "--no-cache")
+    assert result.ret != 0
+    result.stdout.fnmatch_lines(
+        [
+            "*! NotADirectoryError: *reports/items*",  # the test's own per-item file: the test errors
+            "Release gate: **BLOCKED** by 1 test(s)",
+            "*quantgate: cannot write the report to *; this verdict is not saved",
+        ]
+    )
