@@ -6,6 +6,7 @@ its dataset, task version or any shared item's prompt differs from the current r
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -37,6 +38,14 @@ class BaselineItem(_Strict):
     reruns: tuple[dict[str, float], ...] = ()
     """Scores this item got in the file's recorded reruns where they differed from ``scores``: the
     reference's own noise on this item (quantgate.reference)."""
+    sha: str | None = None
+    """Checksum of ``prompt_sha``, ``scores`` and ``reruns`` (``item_sha``), written with the file:
+    an item edited or damaged afterwards no longer matches and the file is refused."""
+
+
+def item_sha(item: BaselineItem) -> str:
+    payload = {"prompt_sha": item.prompt_sha, "scores": item.scores, "reruns": list(item.reruns)}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
 class DatasetInfo(_Strict):
@@ -122,6 +131,14 @@ def read_baseline(path: Path) -> Baseline:
         raise BaselineError(f"{path}: schema_version {data.schema_version}, this quantgate reads {SCHEMA}")
     if not data.items:
         raise BaselineError(f"{path}: has no items")
+    signed = any(item.sha is not None for item in data.items.values())
+    bad = [i for i, item in data.items.items() if signed and item.sha != item_sha(item)]
+    if bad:
+        shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+        raise BaselineError(
+            f"{path}: {len(bad)} item(s) do not match their checksum (edited or damaged): {shown}; "
+            "restore the file from version control or record it again with --update-baselines"
+        )
     return Baseline(path, data)
 
 
@@ -151,7 +168,8 @@ def write_baseline(path: Path, data: BaselineFile, *, overwrite: bool) -> None:
     """Write atomically (temporary file, then rename); refuse to replace an existing file unless ``overwrite``."""
     if path.exists() and not overwrite:
         raise BaselineError(f"{path}: a baseline exists; pass --update-baselines to replace it")
-    write_json_atomic(path, data.model_dump(mode="json", exclude_defaults=True))
+    items = {i: item.model_copy(update={"sha": item_sha(item)}) for i, item in data.items.items()}
+    write_json_atomic(path, data.model_copy(update={"items": items}).model_dump(mode="json", exclude_defaults=True))
 
 
 def write_json_atomic(path: Path, payload: Any) -> None:

@@ -7,6 +7,7 @@ import json
 import datasets  # noqa: F401  imported here so pytester's module snapshot keeps it (pyarrow cannot re-register)
 import pytest
 
+from quantgate.baselines import BaselineItem, item_sha
 from tests.toy import make_project, run
 
 
@@ -65,6 +66,13 @@ def test_cross_environment_compares_with_the_stored_baseline_and_loads_no_refere
     assert {e["comparison"] for e in entries(project).values()} == {"cross-environment"}
 
 
+def signed(stored):
+    """A baseline edited on purpose, with its items' checksums made to match again."""
+    for item in stored["items"].values():
+        item["sha"] = item_sha(BaselineItem(**{k: v for k, v in item.items() if k != "sha"}))
+    return stored
+
+
 def test_the_reference_reports_drift_beyond_its_recorded_noise_and_a_rerun_absorbs_it(project):
     run(project, "--record-missing-baselines", "-k", "bf16-mmlu").assert_outcomes(passed=1)
     path = project.path / "baselines" / "toy" / "mmlu.json"
@@ -72,13 +80,13 @@ def test_the_reference_reports_drift_beyond_its_recorded_noise_and_a_rerun_absor
     first = next(iter(stored["items"]))
     stored["items"][first]["scores"]["acc"] = 0.0  # the stored run got one item wrong that this one gets right
     stored["score"] = 7 / 8
-    path.write_text(json.dumps(stored))
+    path.write_text(json.dumps(signed(stored)))
     result = run(project, "-k", "bf16-mmlu")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*toy-bf16-mmlu: the reference drifted from *mmlu.json beyond its recorded noise: "
                                  "0 item(s) lost, 1 gained*"])  # fmt: skip
     stored["items"][first]["reruns"] = [{"acc": 1.0}]
-    path.write_text(json.dumps(stored))
+    path.write_text(json.dumps(signed(stored)))
     result = run(project, "-k", "bf16-mmlu")
     result.assert_outcomes(passed=1)
     assert "drifted" not in result.stdout.str()

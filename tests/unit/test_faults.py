@@ -279,3 +279,16 @@ def test_a_report_that_cannot_be_written_at_the_end_says_the_verdict_is_not_save
             "*quantgate: cannot write the report to *; this verdict is not saved",
         ]
     )
+
+
+def test_an_edited_baseline_item_is_refused_by_its_checksum(project):
+    run(project, "--record-missing-baselines", "-k", "bf16-piqa").assert_outcomes(passed=1)
+    path = project.path / "baselines" / "toy" / "piqa.json"
+    stored = json.loads(path.read_text())
+    first = next(iter(stored["items"]))
+    stored["items"][first]["scores"]["acc"] = 1.0 - stored["items"][first]["scores"]["acc"]
+    stored["items"][next(iter(list(stored["items"])[1:]))]["scores"]["acc"] = stored["items"][first]["scores"]["acc"]
+    path.write_text(json.dumps(stored))
+    result = run(project, "-k", "int8-piqa")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([f"*piqa.json: * item(s) do not match their checksum (edited or damaged): {first}*"])
