@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from quantgate.baselines import write_text_atomic
+from quantgate.summary import status_of
 
 SQLITE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
 
@@ -59,9 +60,7 @@ def _points(results: dict[str, Any], source: str) -> dict[str, Point]:
     if not isinstance(results.get("results"), list):
         raise HistoryError(f"{source}: no 'results' list: not a quantgate results.json")
     return {
-        e["id"]: Point(
-            e.get("score"), e.get("baseline"), e.get("ci_low"), e.get("ci_high"), e.get("status"), e.get("n")
-        )
+        e["id"]: Point(e.get("score"), e.get("baseline"), e.get("ci_low"), e.get("ci_high"), status_of(e), e.get("n"))
         for e in results["results"]
         if "id" in e
     }

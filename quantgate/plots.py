@@ -12,20 +12,24 @@ import matplotlib
 matplotlib.use("Agg")  # no display; must precede pyplot
 import matplotlib.pyplot as plt  # noqa: E402
 
-from quantgate.summary import status_of  # noqa: E402
+from quantgate.summary import BLOCKING, status_of  # noqa: E402
 
 COLOURS = {"pass": "#1a7f37", "fail": "#cf222e", "underpowered": "#b35c00", "waived": "#6e7781", "other": "#6e7781"}
 
 
 def colour_of(result: dict[str, Any]) -> str:
-    status = status_of(result)
-    if status in ("failed", "error", "refused", "no-baseline"):
+    return colour_of_status(status_of(result), bool(result.get("underpowered")))
+
+
+def colour_of_status(status: str, underpowered: bool = False) -> str:
+    """One colour rule for the report's matrix and plots and the trend page (status: summary.status_of)."""
+    if status in BLOCKING:
         return COLOURS["fail"]
     if status == "warned":
         return COLOURS["underpowered"]
-    if status in ("waived", "xfailed"):
+    if status == "waived":
         return COLOURS["waived"]
-    if result.get("underpowered"):
+    if underpowered:
         return COLOURS["underpowered"]
     return COLOURS["pass"] if status in ("passed", "recorded") else COLOURS["other"]
 

@@ -17,9 +17,7 @@ from pathlib import Path
 
 from quantgate.baselines import write_text_atomic
 from quantgate.history import HistoryError, Point, Run, movement, open_history
-from quantgate.plots import COLOURS, plt, svg_of
-
-DECISION_COLOUR = {"passed": COLOURS["pass"], "recorded": COLOURS["pass"], "failed": COLOURS["fail"]}
+from quantgate.plots import colour_of_status, plt, svg_of
 
 
 def moved(before: Point | None, after: Point) -> bool:
@@ -33,7 +31,7 @@ def chart(test: str, series: list[tuple[Run, Point]]) -> str:
     for x, (_, point) in zip(xs, series):
         if point.score is None:
             continue
-        colour = DECISION_COLOUR.get(point.status or "", COLOURS["other"])
+        colour = colour_of_status(point.status or "")
         if point.ci_low is not None and point.ci_high is not None and point.baseline is not None:
             # the interval is of the change against BF16: drawn around the score
             low, high = point.baseline + point.ci_low, point.baseline + point.ci_high

@@ -30,3 +30,14 @@ def test_flips_table_escapes_model_output():
     assert "lost: 1 item(s), BF16 right, variant wrong" in table
     assert "<script>" not in table and "&lt;script&gt;x&lt;/script&gt;" in table
     assert flips_table({"lost_count": 0, "gained_count": 0, "lost": [], "gained": []}) == ""
+
+
+def test_a_waived_or_warned_test_has_one_colour_in_the_report_and_on_the_trend_page():
+    from quantgate.history import _points
+    from quantgate.plots import colour_of, colour_of_status
+
+    waived = {"id": "f-int4-piqa", "status": "failed", "outcome": "skipped", "waiver": "known drop", "score": 0.5}
+    warned = {"id": "f-int4-mmlu", "status": "warned", "outcome": "passed", "score": 0.5}
+    points = _points({"results": [waived, warned]}, "run")
+    assert colour_of_status(points["f-int4-piqa"].status) == colour_of(waived) != colour_of_status("failed")
+    assert colour_of_status(points["f-int4-mmlu"].status) == colour_of(warned)
