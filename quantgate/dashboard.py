@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from quantgate.plots import COLOURS, colour_of, forest_plot, recovery_plot
+from quantgate.plots import COLOURS, colour_of, forest_plot, higher_is_better, recovery_plot
 from quantgate.summary import status_of, verdict
 
 STYLE = """<style>
@@ -41,26 +41,26 @@ def _bold(line: str) -> str:
     return re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", html.escape(line))
 
 
-def _number(value: float | None, metric: str | None) -> str:
+def _number(value: float | None, result: dict[str, Any]) -> str:
     if value is None:
         return ""
-    return f"{value:,.1f}" if metric and metric.endswith("perplexity") else f"{value:.4f}"
+    return f"{value:.4f}" if higher_is_better(result) else f"{value:,.1f}"
 
 
-def _signed(value: float, metric: str | None) -> str:
-    return f"{value:+,.1f}" if metric and metric.endswith("perplexity") else f"{value:+.4f}"
+def _signed(value: float, result: dict[str, Any]) -> str:
+    return f"{value:+.4f}" if higher_is_better(result) else f"{value:+,.1f}"
 
 
 def _cell(result: dict[str, Any]) -> str:
-    status, metric = status_of(result), result.get("metric")
+    status = status_of(result)
     tint = "#f6f8fa" if result.get("reference") or status == "waived" else TINT.get(colour_of(result), "#f6f8fa")
-    parts = [f"<strong>{_number(result.get('score'), metric)}</strong>" if result.get("score") is not None else ""]
+    parts = [f"<strong>{_number(result.get('score'), result)}</strong>" if result.get("score") is not None else ""]
     if result.get("reference"):
         parts.append('<span class="qg-delta">reference</span>')
     elif result.get("delta") is not None:
         low, high = result.get("ci_low"), result.get("ci_high")
-        interval = f" [{_signed(low, metric)}, {_signed(high, metric)}]" if low is not None and high is not None else ""
-        parts.append(f'<span class="qg-delta">Δ {_signed(result["delta"], metric)}{interval}</span>')
+        interval = f" [{_signed(low, result)}, {_signed(high, result)}]" if low is not None and high is not None else ""
+        parts.append(f'<span class="qg-delta">Δ {_signed(result["delta"], result)}{interval}</span>')
     moved = result.get("moved") or {}
     if moved.get("moved"):
         arrow = "▲" if moved["change"] > 0 else "▼"

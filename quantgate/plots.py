@@ -69,12 +69,20 @@ def forest_plot(results: Sequence[dict[str, Any]]) -> str | None:
     return svg_of(figure)
 
 
+def higher_is_better(result: dict[str, Any]) -> bool:
+    """The metric's direction as results.json records it; files written before it was recorded
+    fall back to the metric's name."""
+    if "higher_is_better" in result:
+        return bool(result["higher_is_better"])
+    return not str(result.get("metric", "")).endswith("perplexity")
+
+
 def recovery(result: dict[str, Any]) -> float | None:
     """The variant's score as a share of BF16's, in % (inverted for lower-is-better metrics)."""
     score, baseline = result.get("score"), result.get("baseline")
     if score is None or not baseline:
         return None
-    if str(result.get("metric", "")).endswith("perplexity"):
+    if not higher_is_better(result):
         return 100 * baseline / score if score else None
     return 100 * score / baseline
 

@@ -90,6 +90,7 @@ def outcome_properties(case: Case, outcome: Outcome | None) -> dict[str, Any]:
     if result is not None:
         props.update(
             metric=result.metric,
+            higher_is_better=result.higher_is_better,
             metrics=result.metrics,
             flags=list(result.flags),
             groups={name: dataclasses.asdict(group) for name, group in result.groups.items()},

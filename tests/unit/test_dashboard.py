@@ -41,3 +41,12 @@ def test_a_waived_or_warned_test_has_one_colour_in_the_report_and_on_the_trend_p
     points = _points({"results": [waived, warned]}, "run")
     assert colour_of_status(points["f-int4-piqa"].status) == colour_of(waived) != colour_of_status("failed")
     assert colour_of_status(points["f-int4-mmlu"].status) == colour_of(warned)
+
+
+def test_the_metric_direction_comes_from_results_json_not_the_metric_name():
+    from quantgate.plots import recovery
+
+    lower = {"metric": "bits_per_byte", "higher_is_better": False, "score": 2.0, "baseline": 1.0}
+    assert recovery(lower) == 50.0  # doubled bits per byte: half the quality, whatever the name says
+    assert recovery({"metric": "word_perplexity", "score": 2.0, "baseline": 1.0}) == 50.0  # older files
+    assert recovery({"metric": "acc", "higher_is_better": True, "score": 0.4, "baseline": 0.5}) == 80.0
