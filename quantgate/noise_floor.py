@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -67,9 +68,10 @@ class ResultsPath:
             self.path = collector.path
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str], plugins: Sequence[object] = ()) -> int:
+    """``plugins``: more pytest plugins for the run (an engine plugged in through quantgate.hookspecs)."""
     where = ResultsPath()
-    code = pytest.main(["-m", "reference", *argv], plugins=[where])
+    code = pytest.main(["-m", "reference", *argv], plugins=[where, *plugins])
     results_file = where.path
     if results_file is None or not results_file.exists():
         print(f"no results at {results_file}: nothing ran", file=sys.stderr)

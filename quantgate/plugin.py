@@ -8,15 +8,17 @@ import dataclasses
 import fnmatch
 import shlex
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from quantgate.baselines import Baseline
-from quantgate.catalogue import Case, Catalogue, load_catalogue
+from quantgate.catalogue import Case, Catalogue, Variant, load_catalogue
 from quantgate.embedded import default_cache_dir
 from quantgate.engines import Engine
+from quantgate.engines.base import EngineInfo
 from quantgate.engines.vllm_engine import cuda_device_count, device_name, visible_gpus
 from quantgate.errors import BaselineError, CatalogueError, MissingBaselineError, QuantgateWarning
 from quantgate.gpus import GpuAssignmentError, pin_worker
@@ -40,6 +42,22 @@ OUTCOME = pytest.StashKey[Outcome]()
 WARN_ONLY = pytest.StashKey[tuple[str, ...]]()
 SELECTED = pytest.StashKey[tuple[Case, ...]]()
 CASE_FIXTURE = "quantgate_case"
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from quantgate import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_quantgate_engine_loader(settings: Settings) -> Callable[[Variant], Engine]:
+    return vllm_loader(settings)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_quantgate_expected_engine_info(variant: Variant) -> EngineInfo:
+    return expected_engine_info(variant)
 
 
 def positive_int(text: str) -> int:
@@ -127,6 +145,8 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(str(exc)) from None
     cli = config.getoption("catalogue")
     paths = [config.invocation_params.dir / p for p in cli] if cli else list(config.getini("quantgate_catalogue"))
+    if not paths:
+        return  # installed but not configured here: quantgate stays out of this run
     try:
         catalogue = load_catalogue(paths, device=device_name())
     except CatalogueError as exc:
@@ -150,7 +170,12 @@ def pytest_configure(config: pytest.Config) -> None:
         default_batch_invariance(cuda_device_count(), config.getoption("no_batch_invariant"))
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
-    config.stash[EVALUATOR] = Evaluator(settings, EngineManager(vllm_loader(settings)), expected_engine_info)
+    loader = config.hook.pytest_quantgate_engine_loader(settings=settings)
+    config.stash[EVALUATOR] = Evaluator(
+        settings,
+        EngineManager(loader),
+        lambda variant: config.hook.pytest_quantgate_expected_engine_info(variant=variant),
+    )
     config.stash[WARN_ONLY] = (*config.getini("quantgate_warn_only"), *config.getoption("warn_only"))
     if not hasattr(config, "workerinput"):  # the xdist controller, or a run without xdist
         config.pluginmanager.register(
@@ -175,6 +200,11 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if CASE_FIXTURE not in metafunc.fixturenames:
         return
+    if CATALOGUE not in metafunc.config.stash:
+        raise pytest.UsageError(
+            f"{metafunc.definition.nodeid}: quantgate's accuracy test needs a catalogue: pass --catalogue "
+            "or set quantgate_catalogue in pytest.ini"
+        )
     params = []
     for case in metafunc.config.stash[CATALOGUE].cases:
         marks = [getattr(pytest.mark, m) for m in case.markers]
@@ -193,6 +223,8 @@ def case_of(item: pytest.Item | None) -> Case | None:
 @pytest.hookimpl(trylast=True)  # after -k and -m have deselected, so shards balance what is selected
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Run other tests first, then accuracy tests in catalogue order: variant by variant, reference first."""
+    if CATALOGUE not in config.stash:
+        return
     rank = {case.id: i for i, case in enumerate(config.stash[CATALOGUE].cases)}
 
     def key(pair: tuple[int, pytest.Item]) -> tuple[int, int]:

@@ -5,10 +5,4 @@ quantgate plugin parametrizes this test from catalogue/*.yaml; the `accuracy` fi
 the benchmark, checks the stored BF16 baseline and loads each variant once per session.
 """
 
-import pytest
-
-
-def test_accuracy(accuracy):
-    outcome = accuracy.run()
-    if not outcome.passed:
-        pytest.fail(outcome.message, pytrace=False)
+from quantgate.testing import test_accuracy  # noqa: F401  (the test itself lives in the package)

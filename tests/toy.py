@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-import quantgate.plugin
 from quantgate.catalogue import load_catalogue
 from quantgate.engines.base import EngineInfo
 from quantgate.errors import EngineLoadError
@@ -51,10 +50,24 @@ def make_project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> 
 
         return load
 
-    monkeypatch.setattr(quantgate.plugin, "vllm_loader", loader)
-    monkeypatch.setattr(quantgate.plugin, "expected_engine_info", fake_info)
+    pytester.plugins.append(ScriptedEngines(loader))
     pytester.events = events
     return pytester
+
+
+class ScriptedEngines:
+    """Plugs the scripted engines in through quantgate's engine hooks (quantgate.hookspecs)."""
+
+    def __init__(self, loader):
+        self.loader = loader
+
+    @pytest.hookimpl
+    def pytest_quantgate_engine_loader(self, settings):
+        return self.loader(settings)
+
+    @pytest.hookimpl
+    def pytest_quantgate_expected_engine_info(self, variant):
+        return fake_info(variant)
 
 
 def fake_info(variant):
@@ -66,4 +79,5 @@ def run(pytester, *args):
     return pytester.runpytest(
         "-p", "quantgate.plugin", "-p", "no:cacheprovider", "--catalogue", "catalogue.yaml",
         "--baselines-dir", "baselines", "--report-dir", "reports", "--cache-dir", "cache", *args,
+        plugins=pytester.plugins,  # the scripted engines (inline runs take plugins only this way)
     )  # fmt: skip

@@ -43,12 +43,11 @@ def summary_of(project):
 SLOW_ENGINE = """
 import pathlib, time
 
-import quantgate.plugin
 from tests.fakes import FakeEngine
 from tests.toy import fake_info
 
 
-def loader(settings):
+def pytest_quantgate_engine_loader(settings):
     def load(variant):
         def answer(request):
             pathlib.Path("started").touch()
@@ -60,8 +59,8 @@ def loader(settings):
     return load
 
 
-quantgate.plugin.vllm_loader = loader
-quantgate.plugin.expected_engine_info = fake_info
+def pytest_quantgate_expected_engine_info(variant):
+    return fake_info(variant)
 """
 
 

@@ -286,7 +286,7 @@ def test_noise_floor_reads_results_where_pytest_ini_put_them(project):
     project.chdir()
     args = ["-p", "quantgate.plugin", "-p", "no:cacheprovider", "--catalogue", "catalogue.yaml",
             "--baselines-dir", "baselines", "--cache-dir", "cache", "--no-cache", "-q"]  # fmt: skip
-    assert noise_floor.main(args) == 0
+    assert noise_floor.main(args, project.plugins) == 0
     rows = json.loads((project.path / "nightly" / "noise-floor.json").read_text())
     assert [(r["id"], r["status"], r["lost"], r["gained"]) for r in rows] == [
         ("toy-bf16-gsm8k", "passed", 0, 0), ("toy-bf16-mmlu", "passed", 0, 0), ("toy-bf16-piqa", "passed", 0, 0)
