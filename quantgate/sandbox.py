@@ -99,6 +99,12 @@ exec chroot $R /usr/bin/env -i PATH=/usr/bin:/bin HOME=/tmp/work TMPDIR=/tmp/wor
 limit (unused here, kept for ``ps``), the tmpfs size, ``root`` or ``user``, then the command."""
 
 
+SETUP_ALLOWANCE_S = 30.0
+"""How long building the program's root may take before the whole namespace is killed anyway."""
+TIMED_OUT = 124
+"""``timeout``'s exit status when it stopped the program."""
+
+
 def _command(python: str, limits: Limits, program: str) -> list[str]:
     """unshare, the setup script, then ``timeout`` as the namespace's first process around the program."""
     as_root = os.geteuid() == 0
@@ -106,8 +112,10 @@ def _command(python: str, limits: Limits, program: str) -> list[str]:
     if not as_root:
         namespaces = ["--user", "--map-root-user", *namespaces]
     drop = ["/usr/bin/setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--no-new-privs"]
-    wall = f"{limits.timeout_s + 5:g}"  # a backstop: run_program kills the namespace at timeout_s
-    program_cmd = ["/usr/bin/timeout", "-s", "KILL", wall, *(drop if as_root else []), python, "-I", program]
+    # The program's own time limit starts when it does, not while its root is being built (seconds
+    # on a busy machine); it exits 124 (TERM, then KILL a second later if the program ignores it).
+    wall = f"{limits.timeout_s:g}"
+    program_cmd = ["/usr/bin/timeout", "-k", "1", wall, *(drop if as_root else []), python, "-I", program]
     return [
         "unshare", *namespaces, "--", "/bin/sh", "-c", SETUP, "quantgate-sandbox", wall,
         f"{limits.max_file_mb * 4}m", "root" if as_root else "user", *program_cmd,
@@ -186,13 +194,13 @@ def _run(python: str, source: str, limits: Limits) -> Execution:
                 with contextlib.suppress(BrokenPipeError):
                     proc.stdin.write(source.encode("utf-8"))
                 proc.stdin.close()
-                proc.wait(timeout=limits.timeout_s)
-                timed_out = False
+                proc.wait(timeout=limits.timeout_s + SETUP_ALLOWANCE_S)
+                timed_out = proc.returncode == TIMED_OUT
             except subprocess.TimeoutExpired:
                 timed_out = True
             finally:
+                seconds = time.perf_counter() - start  # the program's time, not the clean-up's
                 _kill(proc)
-        seconds = time.perf_counter() - start
         if timed_out:
             return Execution("timeout", f"killed after {limits.timeout_s:g} s", seconds)
         detail = _tail(stderr_path, 2000)
