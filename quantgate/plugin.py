@@ -1,5 +1,5 @@
 """The pytest plugin: options, one parametrized test per catalogue case, grouping by variant so each
-engine loads once, and the report hooks. The work itself is in ``quantgate.session``."""
+engine loads once, and the report hooks. The work itself is in ``quantgate.run.session``."""
 
 from __future__ import annotations
 
@@ -14,17 +14,17 @@ from pathlib import Path
 
 import pytest
 
-from quantgate.baselines import Baseline
-from quantgate.catalogue import Case, Catalogue, Variant, load_catalogue
-from quantgate.embedded import default_cache_dir
+from quantgate.baselines.store import Baseline
+from quantgate.catalogue.loader import Case, Catalogue, Variant, load_catalogue
 from quantgate.engines import Engine
 from quantgate.engines.base import EngineInfo
+from quantgate.engines.gpus import GpuAssignmentError, pin_worker
 from quantgate.engines.vllm_engine import cuda_device_count, device_name, visible_gpus
 from quantgate.errors import BaselineError, CatalogueError, MissingBaselineError, QuantgateWarning
-from quantgate.gpus import GpuAssignmentError, pin_worker
-from quantgate.report import ResultsCollector, attach_flips, outcome_properties, register_html_columns
-from quantgate.runner import PreparedBenchmark
-from quantgate.session import (
+from quantgate.files import default_cache_dir
+from quantgate.report.collector import ResultsCollector, attach_flips, outcome_properties, register_html_columns
+from quantgate.run.runner import PreparedBenchmark
+from quantgate.run.session import (
     EngineManager,
     Evaluator,
     Outcome,
@@ -34,7 +34,7 @@ from quantgate.session import (
     expected_engine_info,
     vllm_loader,
 )
-from quantgate.shard import Shard, assign, case_cost
+from quantgate.run.shard import Shard, assign, case_cost
 
 CATALOGUE = pytest.StashKey[Catalogue]()
 EVALUATOR = pytest.StashKey[Evaluator]()

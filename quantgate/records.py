@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Union
 
@@ -158,3 +159,27 @@ class TaskResult:
     @property
     def invalid(self) -> int:
         return sum(item.invalid for item in self.items)
+
+
+ItemScores = Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A benchmark metric: its name, its direction, and how items' scores combine into it."""
+
+    name: str
+    """e.g. ``acc``, ``strict_match``, ``word_perplexity``."""
+    higher_is_better: bool = True
+    """False for perplexity-like metrics."""
+    combine: Callable[[Sequence[ItemScores]], float] | None = None
+    """Aggregation over items; None means the mean of each item's value of ``name``."""
+
+    def value(self, items: Sequence[ItemScores]) -> float:
+        if self.combine is not None:
+            return self.combine(items)
+        return math.fsum(item[self.name] for item in items) / len(items)
+
+    def item_value(self, item: ItemScores) -> float:
+        """The metric on one item alone (a document's perplexity, an item's accuracy)."""
+        return self.combine([item]) if self.combine is not None else item[self.name]

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from quantgate.catalogue import load_catalogue
+from quantgate.catalogue.loader import load_catalogue
 from quantgate.engines.base import EngineInfo
 from quantgate.errors import EngineLoadError
-from quantgate.session import EngineManager, Evaluator, Settings
+from quantgate.run.session import EngineManager, Evaluator, Settings
 from tests.fakes import oracle
 
 REPO = Path(__file__).parents[1]

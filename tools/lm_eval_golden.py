@@ -26,7 +26,7 @@ import lm_eval
 import yaml
 from lm_eval.tasks import TaskManager
 
-from quantgate.packaged import PACKAGED, package_dir
+from quantgate.data.packaged import PACKAGED, package_dir
 
 TASKS_DIR = Path(lm_eval.__file__).parent / "tasks"
 ITEMS = 2

@@ -11,8 +11,9 @@ from collections.abc import Sequence
 
 from quantgate.benchmarks.base import GenerativeBenchmark, Response, Scored
 from quantgate.benchmarks.lm_eval_parts import aime_utils
+from quantgate.data.sources import HubSource
+from quantgate.data.splits import Record
 from quantgate.records import Generation, Sample
-from quantgate.sources import HubSource, Record
 
 
 def extract_answer(response: str) -> str:

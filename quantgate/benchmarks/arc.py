@@ -7,8 +7,9 @@ lm-evaluation-harness ``arc_easy`` / ``arc_challenge`` (task version 1.0); gated
 from __future__ import annotations
 
 from quantgate.benchmarks.base import ChoiceBenchmark
+from quantgate.data.sources import HubSource
+from quantgate.data.splits import Record
 from quantgate.records import Sample
-from quantgate.sources import HubSource, Record
 
 
 class ARCEasy(ChoiceBenchmark):

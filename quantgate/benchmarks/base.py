@@ -13,18 +13,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from quantgate.chat import ChatFormat
-from quantgate.gate import Metric
+from quantgate.benchmarks.chat import ChatFormat
+from quantgate.benchmarks.scoring import argmax, choice_accuracy
+from quantgate.data.sources import HubSource
+from quantgate.data.splits import Record, Splits
 from quantgate.records import (
     Generation,
     GenerationRequest,
     LoglikelihoodRequest,
+    Metric,
     NextTokenRequest,
     Request,
     Sample,
 )
-from quantgate.scoring import argmax, choice_accuracy
-from quantgate.sources import HubSource, Record, Splits
 
 Response = Generation | float | dict[str, float]
 

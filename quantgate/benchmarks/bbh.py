@@ -12,9 +12,10 @@ from collections.abc import Sequence
 
 from quantgate.benchmarks.base import GenerativeBenchmark, Response, Scored
 from quantgate.benchmarks.lm_eval_parts import bbh_fewshot
+from quantgate.benchmarks.scoring import regex_extract
+from quantgate.data.sources import HubSource
+from quantgate.data.splits import Record, Splits
 from quantgate.records import Generation, Sample
-from quantgate.scoring import regex_extract
-from quantgate.sources import HubSource, Record, Splits
 
 SUBTASKS = (
     "boolean_expressions", "causal_judgement", "date_understanding", "disambiguation_qa", "dyck_languages",

@@ -7,8 +7,9 @@
 from __future__ import annotations
 
 from quantgate.benchmarks.base import ChoiceBenchmark
+from quantgate.data.sources import HubSource
+from quantgate.data.splits import Record
 from quantgate.records import Sample
-from quantgate.sources import HubSource, Record
 
 CHOICES = ("no", "yes")
 

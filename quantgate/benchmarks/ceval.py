@@ -8,8 +8,9 @@ Social Science, Humanities, Other) follow C-Eval's own subject_mapping.json.
 from __future__ import annotations
 
 from quantgate.benchmarks.base import ChoiceBenchmark
+from quantgate.data.sources import HubSource
+from quantgate.data.splits import Record
 from quantgate.records import Sample
-from quantgate.sources import HubSource, Record
 
 LETTERS = ("A", "B", "C", "D")
 # subject -> (Chinese name, category)

@@ -18,8 +18,9 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from quantgate.benchmarks.base import GenerativeBenchmark, Response, Scored
+from quantgate.data.sources import HubSource
+from quantgate.data.splits import Record
 from quantgate.records import Generation, Sample
-from quantgate.sources import HubSource, Record
 
 
 def parse_answer(answer: Record) -> tuple[str, ...]:

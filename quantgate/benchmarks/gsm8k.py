@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from quantgate.benchmarks.base import GenerativeBenchmark, Response, Scored
+from quantgate.benchmarks.scoring import GSM8K_FLEXIBLE, GSM8K_STRICT, exact_match, regex_extract
+from quantgate.data.sources import HubSource
+from quantgate.data.splits import Record
 from quantgate.records import Generation, Sample
-from quantgate.scoring import GSM8K_FLEXIBLE, GSM8K_STRICT, exact_match, regex_extract
-from quantgate.sources import HubSource, Record
 
 
 class GSM8K(GenerativeBenchmark):

@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 
 from quantgate.benchmarks.base import ChoiceBenchmark
+from quantgate.data.sources import HubSource
+from quantgate.data.splits import Record
 from quantgate.records import Sample
-from quantgate.sources import HubSource, Record
 
 
 def clean(text: str) -> str:

@@ -1,7 +1,7 @@
 """HumanEval: writing Python functions from docstrings (Chen et al., 2021, arXiv:2107.03374).
 
 The function's signature and docstring are the prompt; greedy completion until a new top-level
-statement; pass@1 by running prompt + completion + tests in the sandbox (quantgate.sandbox), as
+statement; pass@1 by running prompt + completion + tests in the sandbox (quantgate.benchmarks.sandbox), as
 lm-evaluation-harness ``humaneval`` (task version 1.0) does with a 3-second limit.
 """
 
@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from quantgate.benchmarks.base import GenerativeBenchmark, Response, Scored
+from quantgate.benchmarks.sandbox import Limits, run_program
+from quantgate.data.sources import HubSource
+from quantgate.data.splits import Record
 from quantgate.records import Generation, Sample
-from quantgate.sandbox import Limits, run_program
-from quantgate.sources import HubSource, Record
 
 LIMITS = Limits(timeout_s=3.0)
 

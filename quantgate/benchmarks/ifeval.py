@@ -12,9 +12,9 @@ from collections.abc import Mapping, Sequence
 
 from quantgate.benchmarks.base import GenerativeBenchmark, Response, Scored
 from quantgate.benchmarks.lm_eval_parts import ifeval_utils
-from quantgate.gate import Metric
-from quantgate.records import Generation, Sample
-from quantgate.sources import HubSource, Record
+from quantgate.data.sources import HubSource
+from quantgate.data.splits import Record
+from quantgate.records import Generation, Metric, Sample
 
 
 def _instruction_level(kind: str):

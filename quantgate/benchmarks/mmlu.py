@@ -8,8 +8,9 @@ engine scores them from one next-token distribution per question.
 from __future__ import annotations
 
 from quantgate.benchmarks.base import ChoiceBenchmark
+from quantgate.data.sources import HubSource
+from quantgate.data.splits import Record
 from quantgate.records import Sample
-from quantgate.sources import HubSource, Record
 
 LETTERS = ("A", "B", "C", "D")
 # subject -> category, as lm-evaluation-harness groups them (mmlu_stem, mmlu_humanities, ...)

@@ -7,8 +7,9 @@ lm-evaluation-harness ``piqa`` (task version 1.0); ``acc_norm`` divides by the s
 from __future__ import annotations
 
 from quantgate.benchmarks.base import ChoiceBenchmark
+from quantgate.data.sources import HubSource
+from quantgate.data.splits import Record
 from quantgate.records import Sample
-from quantgate.sources import HubSource, Record
 
 
 class PIQA(ChoiceBenchmark):

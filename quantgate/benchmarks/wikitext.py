@@ -12,9 +12,9 @@ import re
 from collections.abc import Mapping, Sequence
 
 from quantgate.benchmarks.base import Benchmark, Response, Scored
-from quantgate.gate import Metric
-from quantgate.records import Request, RollingLoglikelihoodRequest, Sample
-from quantgate.sources import HubSource, Record
+from quantgate.data.sources import HubSource
+from quantgate.data.splits import Record
+from quantgate.records import Metric, Request, RollingLoglikelihoodRequest, Sample
 
 REPLACEMENTS = (
     ("s '", "s'"),

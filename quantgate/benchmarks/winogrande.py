@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from quantgate.benchmarks.base import ChoiceBenchmark
-from quantgate.chat import ChatFormat
+from quantgate.benchmarks.chat import ChatFormat
+from quantgate.data.sources import HubSource
+from quantgate.data.splits import Record
 from quantgate.records import LoglikelihoodRequest, Request, Sample
-from quantgate.sources import HubSource, Record
 
 
 class WinoGrande(ChoiceBenchmark):

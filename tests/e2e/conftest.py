@@ -2,7 +2,8 @@
 
 import pytest
 
-from quantgate.embedded import BF16, default_cache_dir, embedded_path, is_built
+from quantgate.checkpoints.embedded import BF16, embedded_path, is_built
+from quantgate.files import default_cache_dir
 
 
 @pytest.fixture(scope="session")

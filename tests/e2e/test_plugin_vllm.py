@@ -10,7 +10,7 @@ from pathlib import Path
 
 import datasets  # noqa: F401  kept loaded across pytester runs (pyarrow cannot re-register its types)
 
-from quantgate.merge import validate_results
+from quantgate.results.merge import validate_results
 
 REPO = Path(__file__).parents[2]
 

@@ -6,15 +6,14 @@ import os
 
 import pytest
 
-from quantgate.baselines import (
+from quantgate.baselines.store import (
     baseline_from_result,
     check_compatible,
     read_baseline,
     write_baseline,
 )
 from quantgate.errors import BaselineError, MissingBaselineError
-from quantgate.gate import Metric
-from quantgate.records import ItemResult, TaskResult
+from quantgate.records import ItemResult, Metric, TaskResult
 
 
 def result(scores=(1.0, 0.0, 1.0), shas=("s0", "s1", "s2")):

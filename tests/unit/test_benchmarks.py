@@ -8,7 +8,7 @@ from quantgate.benchmarks import get_benchmark
 from quantgate.benchmarks.drop import em_f1, gold_answers, normalize
 from quantgate.benchmarks.hellaswag import clean
 from quantgate.benchmarks.wikitext import detokenize
-from quantgate.packaged import PACKAGED
+from quantgate.data.packaged import PACKAGED
 from quantgate.records import Generation, Sample
 
 

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-import quantgate.runner
-from quantgate.cache import ResultCache
-from quantgate.runner import run
+import quantgate.run.runner
+from quantgate.run.cache import ResultCache
+from quantgate.run.runner import run
 from tests.fakes import FakeEngine
 from tests.unit.test_runner import prepared
 
@@ -28,7 +28,7 @@ def scripted_piqa_engine(fail_on_batch=None):
 
 @pytest.fixture
 def small_chunks(monkeypatch):
-    monkeypatch.setattr(quantgate.runner, "CHUNK_REQUESTS", 8)  # PIQA: two requests per item, 4 items a chunk
+    monkeypatch.setattr(quantgate.run.runner, "CHUNK_REQUESTS", 8)  # PIQA: two requests per item, 4 items a chunk
 
 
 def test_an_interrupted_run_resumes_from_the_cache_with_the_same_results(tmp_path, small_chunks):

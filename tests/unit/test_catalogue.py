@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from quantgate.benchmarks import REGISTRY
-from quantgate.catalogue import load_catalogue
+from quantgate.catalogue.loader import load_catalogue
 from quantgate.errors import CatalogueError
 
 CATALOGUES = Path(__file__).parents[2] / "fixtures" / "catalogues"

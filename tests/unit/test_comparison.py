@@ -7,7 +7,7 @@ import json
 import datasets  # noqa: F401  imported here so pytester's module snapshot keeps it (pyarrow cannot re-register)
 import pytest
 
-from quantgate.baselines import BaselineItem, item_sha
+from quantgate.baselines.store import BaselineItem, item_sha
 from tests.toy import make_project, run
 
 

@@ -1,6 +1,6 @@
 """The report's matrix cells and flipped-items tables, from results.json entries."""
 
-from quantgate.dashboard import flips_table, matrix
+from quantgate.report.dashboard import flips_table, matrix
 
 
 def entry(**fields):
@@ -33,8 +33,8 @@ def test_flips_table_escapes_model_output():
 
 
 def test_a_waived_or_warned_test_has_one_colour_in_the_report_and_on_the_trend_page():
-    from quantgate.history import _points
-    from quantgate.plots import colour_of, colour_of_status
+    from quantgate.report.plots import colour_of, colour_of_status
+    from quantgate.results.history import _points
 
     waived = {"id": "f-int4-piqa", "status": "failed", "outcome": "skipped", "waiver": "known drop", "score": 0.5}
     warned = {"id": "f-int4-mmlu", "status": "warned", "outcome": "passed", "score": 0.5}
@@ -44,7 +44,7 @@ def test_a_waived_or_warned_test_has_one_colour_in_the_report_and_on_the_trend_p
 
 
 def test_the_metric_direction_comes_from_results_json_not_the_metric_name():
-    from quantgate.plots import recovery
+    from quantgate.report.plots import recovery
 
     lower = {"metric": "bits_per_byte", "higher_is_better": False, "score": 2.0, "baseline": 1.0}
     assert recovery(lower) == 50.0  # doubled bits per byte: half the quality, whatever the name says

@@ -17,13 +17,13 @@ from pathlib import Path
 import datasets  # noqa: F401  imported here so pytester's module snapshot keeps it (pyarrow cannot re-register)
 import pytest
 
-from quantgate.baselines import read_baseline
-from quantgate.cache import ResultCache
-from quantgate.catalogue import load_catalogue
+from quantgate.baselines.store import read_baseline
+from quantgate.catalogue.loader import load_catalogue
 from quantgate.errors import BaselineError, CatalogueError, QuantgateWarning
-from quantgate.merge import validate_results
 from quantgate.records import ItemResult
-from quantgate.session import machine_differences
+from quantgate.results.merge import validate_results
+from quantgate.run.cache import ResultCache
+from quantgate.run.session import machine_differences
 from tests.toy import CATALOGUE, REPO, make_project, run
 
 

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from quantgate.gate import GateRule, Metric, compare
-from quantgate.stats import clustered_se, minimum_detectable_drop, paired_binary, tango_score
+from quantgate.gate.decision import GateRule, compare
+from quantgate.gate.stats import clustered_se, minimum_detectable_drop, paired_binary, tango_score
+from quantgate.records import Metric
 
 ACC = Metric("acc")
 NI = GateRule("non-inferiority", 0.05)

@@ -11,14 +11,15 @@ import math
 import numpy as np
 import pytest
 
-from quantgate.gate import GateRule, Metric, decide
-from quantgate.stats import (
+from quantgate.gate.decision import GateRule, decide
+from quantgate.gate.stats import (
     mean_delta_of,
     paired_binary,
     paired_bootstrap,
     pass_probability_absolute,
     pass_probability_non_inferiority,
 )
+from quantgate.records import Metric
 
 RUNS = 2000
 ALPHA = 0.05

@@ -4,8 +4,8 @@ import os
 
 import pytest
 
+from quantgate.engines.gpus import GpuAssignmentError, check_fits, pin_worker, worker_index, worker_slice
 from quantgate.errors import EngineLoadError
-from quantgate.gpus import GpuAssignmentError, check_fits, pin_worker, worker_index, worker_slice
 
 
 def test_one_worker_per_gpu_gets_its_own():

@@ -2,9 +2,9 @@
 
 import pytest
 
-from quantgate.dashboard import matrix
-from quantgate.history import HistoryError, Point, Run, last_run, movements, open_history
-from quantgate.trend import main as trend_main
+from quantgate.cli.trend import main as trend_main
+from quantgate.report.dashboard import matrix
+from quantgate.results.history import HistoryError, Point, Run, last_run, movements, open_history
 
 
 def results(created: str, **scores: float) -> dict:

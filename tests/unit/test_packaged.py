@@ -2,8 +2,8 @@
 
 import pytest
 
+from quantgate.data.packaged import PACKAGED, answer_index, split_options
 from quantgate.errors import DatasetError
-from quantgate.packaged import PACKAGED, answer_index, split_options
 
 
 def test_split_options_keeps_multiline_options_and_trailing_spaces():

@@ -12,12 +12,12 @@ from xml.etree import ElementTree
 import datasets  # noqa: F401  imported here so pytester's module snapshot keeps it (pyarrow cannot re-register)
 import pytest
 
-from quantgate import noise_floor
 from quantgate.benchmarks.piqa import PIQA
-from quantgate.history import open_history
-from quantgate.merge import main as merge_main
-from quantgate.merge import validate_results
-from quantgate.trend import main as trend_main
+from quantgate.cli import noise_floor
+from quantgate.cli.merge import main as merge_main
+from quantgate.cli.trend import main as trend_main
+from quantgate.results.history import open_history
+from quantgate.results.merge import validate_results
 from tests.toy import make_project, run
 
 

@@ -2,9 +2,10 @@
 
 import pytest
 
-from quantgate.noise_floor import render, summarize
-from quantgate.power import items_needed, main, paired_se
-from quantgate.stats import minimum_detectable_drop
+from quantgate.cli.power import main
+from quantgate.gate.power import items_needed, paired_se
+from quantgate.gate.stats import minimum_detectable_drop
+from quantgate.results.noise_floor import render, summarize
 
 
 def test_items_needed_is_the_smallest_n_that_resolves_the_margin():

@@ -12,16 +12,16 @@ from pathlib import Path
 import pytest
 
 from quantgate.benchmarks import get_benchmark
-from quantgate.chat import ChatFormat
-from quantgate.packaged import PACKAGED, package_dir
+from quantgate.benchmarks.chat import ChatFormat
+from quantgate.data.packaged import PACKAGED, package_dir
+from quantgate.data.splits import Splits
 from quantgate.records import (
     GenerationRequest,
     LoglikelihoodRequest,
     NextTokenRequest,
     RollingLoglikelihoodRequest,
 )
-from quantgate.runner import prepare
-from quantgate.sources import Splits
+from quantgate.run.runner import prepare
 
 GOLDEN = json.loads((Path(__file__).parents[2] / "fixtures" / "lm_eval_golden.json").read_text())
 

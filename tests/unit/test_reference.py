@@ -6,13 +6,14 @@ import os
 
 import pytest
 
-from quantgate import reruns
-from quantgate.baselines import BaselineFile, DatasetInfo, baseline_path, read_baseline, write_baseline
+from quantgate.baselines import reruns
+from quantgate.baselines.reference import Reference, band, environment_differences, environment_key, observations_of
+from quantgate.baselines.store import BaselineFile, DatasetInfo, baseline_path, read_baseline, write_baseline
+from quantgate.cli import reruns as reruns_cli
 from quantgate.engines import vllm_engine
 from quantgate.errors import BaselineError
-from quantgate.gate import Metric
-from quantgate.reference import Reference, band, environment_differences, environment_key, observations_of
-from quantgate.session import default_batch_invariance
+from quantgate.records import Metric
+from quantgate.run.session import default_batch_invariance
 
 ACC = Metric("acc")
 PERPLEXITY = Metric("ll", higher_is_better=False)
@@ -91,12 +92,12 @@ def test_the_reruns_command_reads_a_runs_items_and_writes_every_baseline_of_the_
     (items / "fam-bf16-piqa.jsonl").write_text(
         json.dumps({"id": "2", "scores": {"acc": 1.0}, "prompt_sha": "s2", "prompt": "..."}) + "\n"
     )
-    code = reruns.main([str(tmp_path / "run"), "--family", "fam", "--label", "other CPU", "--catalogue",
+    code = reruns_cli.main([str(tmp_path / "run"), "--family", "fam", "--label", "other CPU", "--catalogue",
                         str(catalogue), "--baselines-dir", str(tmp_path / "baselines")])  # fmt: skip
     assert code == 0 and "rerun 'other CPU' recorded, 1 of 1 items differ" in capsys.readouterr().out
     (items / "fam-bf16-piqa.jsonl").write_text("not json\n")
     before = baseline_path(tmp_path / "baselines", "fam", "piqa").read_text()
-    code = reruns.main([str(tmp_path / "run"), "--family", "fam", "--label", "x", "--catalogue", str(catalogue),
+    code = reruns_cli.main([str(tmp_path / "run"), "--family", "fam", "--label", "x", "--catalogue", str(catalogue),
                         "--baselines-dir", str(tmp_path / "baselines")])  # fmt: skip
     assert code == 1 and "fam-bf16-piqa.jsonl:1: not a per-item result row" in capsys.readouterr().err
     assert baseline_path(tmp_path / "baselines", "fam", "piqa").read_text() == before

@@ -2,8 +2,8 @@
 
 A variant faces all of the family's gates at the catalogue's sizes and the largest flip rates
 measured on real runs (docs/sizing/smollm2-135m.json: Intel Xeon and AMD EPYC CPUs). Binary
-benchmarks are drawn item by item and decided by the real gate (quantgate.stats.paired_binary,
-quantgate.gate.decide): an item is lost with probability flip / 2 + drop and gained with flip / 2.
+benchmarks are drawn item by item and decided by the real gate (quantgate.gate.stats.paired_binary,
+quantgate.gate.decision.decide): an item is lost with probability flip / 2 + drop and gained with flip / 2.
 WikiText's perplexity change is drawn from a normal with its measured standard error (the gate
 reads it through a bootstrap; this tests the rule and its sizing, not the bootstrap).
 """
@@ -13,10 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from quantgate.catalogue import load_catalogue
-from quantgate.gate import GateResult, Metric, decide
-from quantgate.sizing import read_measurements
-from quantgate.stats import PairedComparison, paired_binary, z_value
+from quantgate.catalogue.loader import load_catalogue
+from quantgate.gate.decision import GateResult, decide
+from quantgate.gate.stats import PairedComparison, paired_binary, z_value
+from quantgate.records import Metric
+from quantgate.results.sizing import read_measurements
 
 REPO = Path(__file__).parents[2]
 RUNS = 2000

@@ -3,11 +3,11 @@
 import pytest
 
 from quantgate.benchmarks import get_benchmark
+from quantgate.data.packaged import PACKAGED
+from quantgate.data.splits import Splits
 from quantgate.errors import DatasetError
-from quantgate.packaged import PACKAGED
 from quantgate.records import Sample
-from quantgate.runner import prepare, run, select
-from quantgate.sources import Splits
+from quantgate.run.runner import prepare, run, select
 from tests.fakes import FakeEngine
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psutil
 
-from quantgate.sandbox import Limits, run_program
+from quantgate.benchmarks.sandbox import Limits, run_program
 
 FAST = Limits(timeout_s=3.0, memory_mb=512)
 

@@ -1,8 +1,7 @@
 """Below-chance groups and unreadable answers are flagged; noise in small groups is not."""
 
-from quantgate.gate import Metric
-from quantgate.records import ItemResult
-from quantgate.sanity import flags_for, group_results
+from quantgate.gate.sanity import flags_for, group_results
+from quantgate.records import ItemResult, Metric
 
 
 def items(subject, correct, total):

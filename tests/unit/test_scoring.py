@@ -2,7 +2,7 @@
 
 import pytest
 
-from quantgate.scoring import (
+from quantgate.benchmarks.scoring import (
     GSM8K_FLEXIBLE,
     GSM8K_STRICT,
     argmax,

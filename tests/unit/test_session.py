@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from quantgate.catalogue import Checkpoint, load_catalogue
+from quantgate.catalogue.loader import Checkpoint, load_catalogue
 from quantgate.errors import EngineLoadError
-from quantgate.session import EngineManager, resolve_checkpoint
+from quantgate.run.session import EngineManager, resolve_checkpoint
 from tests.fakes import FakeEngine
 
 VARIANTS = {

@@ -2,7 +2,7 @@
 
 import pytest
 
-from quantgate.shard import Shard, assign, case_cost
+from quantgate.run.shard import Shard, assign, case_cost
 
 
 def test_shard_parsing_refuses_nonsense():

@@ -1,6 +1,6 @@
 """The release verdict and the Markdown summary, from results.json entries."""
 
-from quantgate.summary import blockers, markdown, verdict
+from quantgate.results.summary import blockers, markdown, verdict
 
 PASSED = {"id": "f-int8-gsm8k", "status": "passed", "outcome": "passed", "score": 0.8, "baseline": 0.81,
           "delta": -0.01, "ci_low": -0.02, "ci_high": 0.0, "lost": 12, "gained": 4, "n": 1319,

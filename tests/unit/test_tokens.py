@@ -3,8 +3,8 @@
 import pytest
 from tokenizers import Tokenizer
 
+from quantgate.data.packaged import package_dir
 from quantgate.engines.tokens import encode_pair, rolling_windows
-from quantgate.packaged import package_dir
 
 
 @pytest.fixture(scope="module")

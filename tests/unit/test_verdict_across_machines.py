@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from quantgate.baselines import Baseline, baseline_from_result, read_baseline
+from quantgate.baselines.reference import from_baseline, from_run, gate_against
+from quantgate.baselines.store import Baseline, baseline_from_result, read_baseline
 from quantgate.benchmarks import get_benchmark
-from quantgate.catalogue import load_catalogue
+from quantgate.catalogue.loader import load_catalogue
 from quantgate.records import ItemResult, TaskResult
-from quantgate.reference import from_baseline, from_run, gate_against
 
 REPO = Path(__file__).parents[2]
 EVIDENCE = REPO / "fixtures" / "evidence"

