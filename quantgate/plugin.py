@@ -22,7 +22,9 @@ from quantgate.engines.gpus import GpuAssignmentError, pin_worker
 from quantgate.engines.vllm_engine import cuda_device_count, device_name, visible_gpus
 from quantgate.errors import BaselineError, CatalogueError, MissingBaselineError, QuantgateWarning
 from quantgate.files import default_cache_dir
-from quantgate.report.collector import ResultsCollector, attach_flips, outcome_properties, register_html_columns
+from quantgate.report.collector import ResultsCollector, outcome_properties
+from quantgate.report.html_columns import attach_flips, register_html_columns
+from quantgate.results.model import TestResult
 from quantgate.run.runner import PreparedBenchmark
 from quantgate.run.session import (
     EngineManager,
@@ -390,7 +392,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
         props = outcome_properties(case, outcome)
         report.user_properties.append(("quantgate", props))
         if item.config.pluginmanager.hasplugin("html"):
-            attach_flips(report, props)
+            attach_flips(report, TestResult.model_validate(props))
     elif report.failed and call.excinfo is not None:
         # an engine that would not load, a prompt longer than the context, a disk that filled: the
         # test raised before it had an outcome; its reason goes everywhere the outcome would have

@@ -75,3 +75,17 @@ def oracle(prepared_benchmarks, correct: bool = True, name: str = "oracle") -> F
         return {c: 0.0 if (c == gold[request.context]) == correct else -9.0 for c in request.candidates}
 
     return FakeEngine(answer, loglikelihood_of, next_token_of, name=name)
+
+
+def result_entry(data: dict):
+    """A results.json entry as the readers take it; an id ``family-variant-benchmark`` fills those fields."""
+    from quantgate.results.model import ErrorEntry, TestResult
+
+    if "nodeid" in data:
+        return ErrorEntry.model_validate(data)
+    family, variant, benchmark = data["id"].split("-", 2)
+    return TestResult.model_validate({"family": family, "variant": variant, "benchmark": benchmark, **data})
+
+
+def result_entries(*data: dict) -> list:
+    return [result_entry(d) for d in data]

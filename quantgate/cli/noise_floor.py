@@ -11,7 +11,6 @@ provenance records the seed and whether vLLM's batch-invariant mode was on.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from quantgate.files import write_json_atomic
+from quantgate.results.model import read_results
 from quantgate.results.noise_floor import render, summarize
 
 
@@ -42,7 +42,7 @@ def main(argv: list[str], plugins: Sequence[object] = ()) -> int:
     if results_file is None or not results_file.exists():
         print(f"no results at {results_file}: nothing ran", file=sys.stderr)
         return int(code) or 1
-    rows = summarize(json.loads(results_file.read_text())["results"])
+    rows = summarize(read_results(results_file).results)
     print("\nnoise floor: BF16 rerun against its stored baseline\n" + render(rows))
     write_json_atomic(results_file.with_name("noise-floor.json"), rows)
     return int(code)

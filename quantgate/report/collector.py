@@ -1,54 +1,33 @@
-"""What a run leaves behind: columns in the pytest-html report, ``results.json`` and a terminal summary.
+"""What a run leaves behind: ``results.json``, ``summary.md`` and the terminal summary.
 
-Per-test numbers travel in the report's ``user_properties`` so they reach the xdist controller too.
+Per-test numbers travel in the report's ``user_properties`` so they reach the xdist controller too;
+there they become the results model's entries (quantgate.results.model).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import html
 import os
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
 from quantgate.catalogue.loader import Case
 from quantgate.files import utc_now, write_json_atomic, write_text_atomic
-from quantgate.report.dashboard import dashboard, flips_table
+from quantgate.report.html_columns import properties_of
 from quantgate.results.history import last_run, movements, open_history
-from quantgate.results.summary import markdown, status_of, verdict
-from quantgate.run.environment import environment, report_facts
+from quantgate.results.model import Moved, ResultsFile, RunState, Status, TestResult
+from quantgate.results.status import status_of
+from quantgate.results.summary import markdown, verdict
+from quantgate.run.environment import environment
 from quantgate.run.session import Outcome
-
-COLUMNS = (
-    ("family", "Family"),
-    ("variant", "Variant"),
-    ("benchmark", "Benchmark"),
-    ("baseline", "Baseline"),
-    ("score", "Score"),
-    ("published", "Published"),
-    ("delta", "Delta"),
-    ("ci", "CI"),
-    ("p_value", "p"),
-    ("lost_gained", "Lost / gained"),
-    ("n", "n"),
-    ("mdd", "Min. detectable drop"),
-    ("rule", "Rule"),
-    ("power", "Power"),
-    ("invalid", "Invalid"),
-    ("wall_s", "Wall time (s)"),
-    ("load_s", "Load (s)"),
-    ("tokens_per_s", "Tokens/s"),
-    ("gpu_peak_mib", "GPU peak (MiB)"),
-)
-
-UNDERPOWERED = '<span class="underpowered" style="color:#b35c00;font-weight:bold">UNDERPOWERED</span>'
 
 
 def outcome_properties(case: Case, outcome: Outcome | None) -> dict[str, Any]:
-    """The numbers of one accuracy test, as plain JSON values."""
-    props: dict[str, Any] = {
+    """The numbers of one accuracy test as plain JSON values (pytest's user_properties carry them
+    to the xdist controller), checked against the results model on the way."""
+    fields: dict[str, Any] = {
         "id": case.id,
         "family": case.variant.family,
         "variant": case.variant.name,
@@ -61,12 +40,17 @@ def outcome_properties(case: Case, outcome: Outcome | None) -> dict[str, Any]:
         "status": outcome.status if outcome else None,
         "message": outcome.message if outcome else None,
     }
-    if outcome is None:
-        return props
+    if outcome is not None:
+        fields |= _decided(outcome)
+    return TestResult(**fields).model_dump(mode="json", exclude_unset=True)
+
+
+def _decided(outcome: Outcome) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
     gate, result = outcome.gate, outcome.result
     if gate is not None:
         c = gate.comparison
-        props.update(
+        fields |= dict(
             baseline=gate.baseline,
             score=gate.score,
             delta=gate.delta,
@@ -88,7 +72,7 @@ def outcome_properties(case: Case, outcome: Outcome | None) -> dict[str, Any]:
             drop_blocked_95=gate.drop_blocked_95,
         )
     if result is not None:
-        props.update(
+        fields |= dict(
             metric=result.metric,
             higher_is_better=result.higher_is_better,
             metrics=result.metrics,
@@ -99,7 +83,7 @@ def outcome_properties(case: Case, outcome: Outcome | None) -> dict[str, Any]:
             dataset_fingerprint=result.dataset_fingerprint,
             wall_s=round(result.wall_s, 3),
         )
-    props.update(
+    fields |= dict(
         notes=list(outcome.notes),
         worker=os.environ.get("PYTEST_XDIST_WORKER"),
         cuda_visible_devices=os.environ.get("CUDA_VISIBLE_DEVICES"),
@@ -115,90 +99,12 @@ def outcome_properties(case: Case, outcome: Outcome | None) -> dict[str, Any]:
     )
     if outcome.usage is not None:
         u = outcome.usage
-        props.update(
+        fields |= dict(
             tokens=u.tokens,
             tokens_per_s=round(u.tokens_per_s, 1) if u.tokens_per_s is not None else None,
             gpu_peak_mib=round(u.gpu_peak_mib) if u.gpu_peak_mib is not None else None,
         )
-    return props
-
-
-def properties_of(report: pytest.TestReport, name: str = "quantgate") -> dict[str, Any] | None:
-    for key, value in getattr(report, "user_properties", ()):
-        if key == name:
-            return cast(dict[str, Any], value)
-    return None
-
-
-def _cell(props: dict[str, Any] | None, key: str) -> str:
-    if not props:
-        return ""
-    if key == "ci" and props.get("ci_low") is not None:
-        return f"[{props['ci_low']:+.4f}, {props['ci_high']:+.4f}]"
-    if key == "lost_gained" and props.get("lost") is not None:
-        return f"{props['lost']} / {props['gained']}"
-    if key == "power" and props.get("underpowered") is not None:
-        return UNDERPOWERED if props["underpowered"] else "ok"
-    if props.get(key) is None:
-        return ""
-    value = props[key]
-    if key == "p_value":
-        return f"{value:.3g}"
-    if key == "mdd":
-        return f"{value:.4f}"
-    if key in ("baseline", "score", "published"):
-        return f"{value:.4f}"
-    if key == "delta":
-        return f"{value:+.4f}"
-    if key in ("wall_s", "load_s"):
-        return f"{value:.1f}"
-    if key in ("tokens_per_s", "gpu_peak_mib"):
-        return f"{value:,.0f}"
-    return html.escape(str(value))
-
-
-class HtmlColumns:
-    """pytest-html hooks; registered only when pytest-html is active."""
-
-    def pytest_html_report_title(self, report: Any) -> None:
-        report.title = "quantgate release gate"
-
-    def pytest_html_results_table_header(self, cells: list[str]) -> None:
-        cells[2:2] = [f'<th class="sortable" data-column-type="{key}">{title}</th>' for key, title in COLUMNS]
-
-    def pytest_html_results_table_row(self, report: pytest.TestReport, cells: list[str]) -> None:
-        props = properties_of(report)
-        cells[2:2] = [f'<td class="col-{key}">{_cell(props, key)}</td>' for key, _ in COLUMNS]
-
-    def pytest_html_results_summary(
-        self, prefix: list[str], summary: list[str], postfix: list[str], session: Any
-    ) -> None:
-        collector = session.config.pluginmanager.get_plugin("quantgate-results")
-        if collector is not None and collector.results:
-            prefix.append(dashboard(collector.results, collector.lang, run=collector.run))
-
-
-def register_html_columns(config: pytest.Config) -> None:
-    if config.pluginmanager.hasplugin("html"):
-        config.pluginmanager.register(HtmlColumns(), "quantgate-html")
-        if not hasattr(config, "workerinput"):
-            add_environment_rows(config)
-
-
-def add_environment_rows(config: pytest.Config) -> None:
-    """GPU, driver, CUDA, library versions and the date in pytest-html's Environment table."""
-    from pytest_metadata.plugin import metadata_key
-
-    config.stash[metadata_key].update(report_facts())
-
-
-def attach_flips(report: pytest.TestReport, props: dict[str, Any]) -> None:
-    """The test's flipped items as an HTML extra: shown when its row is expanded."""
-    table = flips_table(props.get("flips"))
-    if table:
-        from pytest_html import extras
-
-        report.extras = [*getattr(report, "extras", []), extras.html(table)]  # type: ignore[attr-defined]
+    return fields
 
 
 class ResultsCollector:
@@ -222,13 +128,13 @@ class ResultsCollector:
         self.lang = lang
         self.config = config
         self.case_ids = case_ids
-        self.results: list[dict[str, Any]] = []
+        self.results: list[TestResult] = []
         self.releases: list[dict[str, Any]] = []
         self.selected: list[str] | None = None
         """Accuracy tests selected, once collection has ended; None before (or when none exist)."""
         self.reported: set[str] = set()
         self.deselected = False
-        self.run: dict[str, Any] | None = None
+        self.run: RunState | None = None
         self.write_error: str | None = None
 
     def _case_id(self, nodeid: str) -> str | None:
@@ -249,14 +155,28 @@ class ResultsCollector:
         if self.selected is None:
             self._started([c for c in map(self._case_id, ids) if c])
 
+    def _file(self, run: RunState, results: list[TestResult], environment: dict[str, Any]) -> ResultsFile:
+        loads: dict[str, int] = {}
+        for entry in results:
+            if entry.loaded:
+                loads[entry.variant_key] = loads.get(entry.variant_key, 0) + 1
+        return ResultsFile(
+            created=utc_now(),
+            command=list(self.config.invocation_params.args),
+            environment=environment,
+            engine_loads=loads,
+            engine_releases=self.releases,
+            run=run,
+            results=results,
+        )
+
     def _started(self, selected: list[str]) -> None:
         if not selected and not self.deselected:
             return  # not an accuracy run (unit tests only): leave the reports alone
         self.selected = selected
-        run = {"complete": False, "state": "running", "reason": "the run has not finished", "selected": len(selected)}
+        run = RunState(complete=False, state="running", reason="the run has not finished", selected=len(selected))
         try:
-            self._write({"created": utc_now(), "command": list(self.config.invocation_params.args),
-                         "environment": {}, "engine_loads": {}, "run": run, "results": []})  # fmt: skip
+            self._write(self._file(run, [], {}))
         except OSError as exc:
             pytest.exit(f"quantgate: cannot write the report to {self.path.parent}: {exc}", returncode=4)
 
@@ -270,9 +190,9 @@ class ResultsCollector:
         props = properties_of(report)
         if props is not None:
             outcome = "error" if report.when == "setup" else report.outcome
-            self.results.append({**props, "outcome": outcome, "duration_s": round(report.duration, 3)})
+            self.results.append(TestResult(**props, outcome=outcome, duration_s=round(report.duration, 3)))
 
-    def run_state(self, exitstatus: int) -> dict[str, Any]:
+    def run_state(self, exitstatus: int) -> RunState:
         not_run = [case for case in self.selected or [] if case not in self.reported]
         if exitstatus == pytest.ExitCode.INTERRUPTED:
             reason: str | None = "interrupted"
@@ -284,72 +204,52 @@ class ResultsCollector:
             reason = f"{len(not_run)} selected test(s) did not report a result"
         else:
             reason = None
-        return {"complete": reason is None, "state": "finished", "reason": reason, "exitstatus": int(exitstatus),
-                "selected": len(self.selected or []), "not_run": not_run}  # fmt: skip
+        return RunState(complete=reason is None, state="finished", reason=reason, exitstatus=int(exitstatus),
+                        selected=len(self.selected or []), not_run=not_run)  # fmt: skip
 
     @pytest.hookimpl(tryfirst=True)  # before pytest-html writes its report, whose summary reads self.run
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if not self.results and self.selected is None:
             return
         self.run = self.run_state(exitstatus)
-        if not self.run["complete"] and exitstatus == pytest.ExitCode.OK:
+        if not self.run.complete and exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
-        loads: dict[str, int] = {}
-        for entry in self.results:
-            if entry.get("loaded"):
-                key = f"{entry['family']}-{entry['variant']}"
-                loads[key] = loads.get(key, 0) + 1
         history = open_history(self.history) if self.history else None
         if history is not None:
-            for test, change in movements(last_run(history), self.results).items():
-                next(e for e in self.results if e.get("id") == test)["moved"] = dataclasses.asdict(change)
-        data = {
-            "created": utc_now(),
-            "command": list(self.config.invocation_params.args),
-            "environment": environment(),
-            "engine_loads": loads,
-            "engine_releases": self.releases,
-            "run": self.run,
-            "results": self.results,
-        }
+            moved = movements(last_run(history), self.results)
+            self.results = [
+                e.model_copy(update={"moved": Moved(**dataclasses.asdict(moved[e.id]))}) if e.id in moved else e
+                for e in self.results
+            ]
+        data = self._file(self.run, self.results, environment())
         try:
             self._write(data)
         except OSError as exc:
             self.write_error = f"cannot write the report to {self.path.parent}: {exc}"
             session.exitstatus = session.exitstatus or pytest.ExitCode.TESTS_FAILED
             return
-        if history is not None and self.run["complete"]:
+        if history is not None and self.run.complete:
             history.append(data)
 
-    def _write(self, data: dict[str, Any]) -> None:
-        write_json_atomic(self.path, data)
-        write_text_atomic(self.path.with_name("summary.md"), markdown(data["results"], self.lang, data["run"]))
+    def _write(self, data: ResultsFile) -> None:
+        write_json_atomic(self.path, data.to_json())
+        write_text_atomic(self.path.with_name("summary.md"), markdown(data.results, self.lang, data.run))
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.run is None:
             return
         terminalreporter.section("quantgate")
         for entry in self.results:
-            numbers = ""
-            if entry.get("score") is not None:
-                numbers = (
-                    f"{entry['score']:.4f} vs {entry['baseline']:.4f} delta {entry['delta']:+.4f} "
-                    f"CI [{entry['ci_low']:+.4f}, {entry['ci_high']:+.4f}] p={entry['p_value']:.3g} "
-                    f"lost/gained {entry['lost']}/{entry['gained']} n={entry['n']} mdd {entry['mdd']:.4f} "
-                    f"({entry['mode']})"
-                )
-                if entry.get("underpowered"):
-                    numbers += " UNDERPOWERED"
-            label = status_of(entry)
-            terminalreporter.write_line(f"{label.upper():<11} {entry['id']:<45} {numbers}")
-            if label == "error":
-                terminalreporter.write_line(f"            ! {entry.get('message')}")
-            for flag in entry.get("flags", []):
+            status = status_of(entry)
+            terminalreporter.write_line(f"{status.value.upper():<11} {entry.id:<45} {numbers_line(entry)}")
+            if status is Status.ERROR:
+                terminalreporter.write_line(f"            ! {entry.message}")
+            for flag in entry.flags:
                 terminalreporter.write_line(f"            ! {flag}")
-            if (entry.get("moved") or {}).get("moved"):
-                m = entry["moved"]
+            if entry.moved is not None and entry.moved.moved:
+                noise = f"{entry.moved.noise:.4f}" if entry.moved.noise is not None else "?"
                 terminalreporter.write_line(
-                    f"            ! moved {m['change']:+.4f} since the history's last run (noise ±{m['noise']:.4f})"
+                    f"            ! moved {entry.moved.change:+.4f} since the history's last run (noise ±{noise})"
                 )
         for line in verdict(self.results, run=self.run):
             terminalreporter.write_line(line)
@@ -358,3 +258,13 @@ class ResultsCollector:
         else:
             summary = self.path.with_name("summary.md")
             terminalreporter.write_line(f"results: {self.path}; Markdown summary: {summary}")
+
+
+def numbers_line(entry: TestResult) -> str:
+    if entry.score is None or entry.baseline is None or entry.delta is None:
+        return ""
+    line = (
+        f"{entry.score:.4f} vs {entry.baseline:.4f} delta {entry.delta:+.4f} CI {entry.interval_text()} "
+        f"p={entry.p_value:.3g} lost/gained {entry.lost}/{entry.gained} n={entry.n} mdd {entry.mdd:.4f} ({entry.mode})"
+    )
+    return line + (" UNDERPOWERED" if entry.underpowered else "")

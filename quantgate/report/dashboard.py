@@ -12,8 +12,10 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from quantgate.report.plots import COLOURS, colour_of, forest_plot, higher_is_better, recovery_plot
-from quantgate.results.summary import status_of, verdict
+from quantgate.report.plots import forest_plot, recovery_plot
+from quantgate.results.model import Entry, Flips, RunState, TestResult
+from quantgate.results.status import COLOURS, judge
+from quantgate.results.summary import verdict
 
 STYLE = """<style>
 .qg-matrix{border-collapse:collapse;margin:8px 0 16px;font-size:13px}
@@ -41,49 +43,54 @@ def _bold(line: str) -> str:
     return re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", html.escape(line))
 
 
-def _number(value: float | None, result: dict[str, Any]) -> str:
+def _number(value: float | None, result: TestResult) -> str:
     if value is None:
         return ""
-    return f"{value:.4f}" if higher_is_better(result) else f"{value:,.1f}"
+    return f"{value:.4f}" if result.higher_is_better else f"{value:,.1f}"
 
 
-def _signed(value: float, result: dict[str, Any]) -> str:
-    return f"{value:+.4f}" if higher_is_better(result) else f"{value:+,.1f}"
+def _signed_format(result: TestResult) -> str:
+    return "+.4f" if result.higher_is_better else "+,.1f"
 
 
-def _cell(result: dict[str, Any]) -> str:
-    status = status_of(result)
-    tint = "#f6f8fa" if result.get("reference") or status == "waived" else TINT.get(colour_of(result), "#f6f8fa")
-    parts = [f"<strong>{_number(result.get('score'), result)}</strong>" if result.get("score") is not None else ""]
-    if result.get("reference"):
+def _cell(result: TestResult) -> str:
+    judged = judge(result)
+    plain = result.reference or judged.status.value == "waived"
+    tint = "#f6f8fa" if plain else TINT.get(judged.colour, "#f6f8fa")
+    parts = [f"<strong>{_number(result.score, result)}</strong>" if result.score is not None else ""]
+    if result.reference:
         parts.append('<span class="qg-delta">reference</span>')
-    elif result.get("delta") is not None:
-        low, high = result.get("ci_low"), result.get("ci_high")
-        interval = f" [{_signed(low, result)}, {_signed(high, result)}]" if low is not None and high is not None else ""
-        parts.append(f'<span class="qg-delta">Δ {_signed(result["delta"], result)}{interval}</span>')
-    moved = result.get("moved") or {}
-    if moved.get("moved"):
-        arrow = "▲" if moved["change"] > 0 else "▼"
+    elif result.delta is not None:
+        interval = result.interval_text(_signed_format(result))
+        delta = format(result.delta, _signed_format(result))
+        parts.append(f'<span class="qg-delta">Δ {delta}{" " + interval if interval else ""}</span>')
+    moved = result.moved
+    if moved is not None and moved.moved:
+        arrow = "▲" if moved.change > 0 else "▼"
+        noise = f"{moved.noise:.4f}" if moved.noise is not None else "?"
         parts.append(
-            f'<span class="qg-moved">{arrow} moved {moved["change"]:+.4f} since the last run '
-            f"(noise ±{moved['noise']:.4f})</span>"
+            f'<span class="qg-moved">{arrow} moved {moved.change:+.4f} since the last run (noise ±{noise})</span>'
         )
-    if result.get("published") is not None:
-        parts.append(f'<span class="qg-published">published {result["published"]:.4f}</span>')
-    label = status + (", underpowered" if result.get("underpowered") else "")
+    if result.published is not None:
+        parts.append(f'<span class="qg-published">published {result.published:.4f}</span>')
+    label = judged.status.value + (", underpowered" if result.underpowered else "")
     parts.append(f'<span class="qg-delta">{html.escape(label)}</span>')
-    test_id = html.escape(str(result.get("id", "")))
+    test_id = html.escape(result.id)
     return f'<td class="qg-cell" style="background:{tint}" data-test="{test_id}">{"".join(parts)}</td>'
 
 
-def matrix(results: Sequence[dict[str, Any]]) -> str:
+def tests_of(results: Sequence[Entry]) -> list[TestResult]:
+    return [r for r in results if isinstance(r, TestResult)]
+
+
+def matrix(results: Sequence[Entry]) -> str:
     """Rows: variants (reference first, as run); columns: benchmarks."""
-    tests = [r for r in results if "id" in r and "variant" in r]
+    tests = tests_of(results)
     if not tests:
         return ""
-    rows = list(dict.fromkeys((r["family"], r["variant"]) for r in tests))
-    benchmarks = list(dict.fromkeys(r["benchmark"] for r in tests))
-    by_key = {(r["family"], r["variant"], r["benchmark"]): r for r in tests}
+    rows = list(dict.fromkeys((r.family, r.variant) for r in tests))
+    benchmarks = list(dict.fromkeys(r.benchmark for r in tests))
+    by_key = {(r.family, r.variant, r.benchmark): r for r in tests}
     head = "".join(f"<th>{html.escape(b)}</th>" for b in benchmarks)
     body = []
     for family, variant in rows:
@@ -99,8 +106,9 @@ def matrix(results: Sequence[dict[str, Any]]) -> str:
     )
 
 
-def plots(results: Sequence[dict[str, Any]]) -> str:
-    figures = [svg for svg in (forest_plot(results), recovery_plot(results)) if svg]
+def plots(results: Sequence[Entry]) -> str:
+    tests = tests_of(results)
+    figures = [svg for svg in (forest_plot(tests), recovery_plot(tests)) if svg]
     return f'<div class="qg-plots" id="qg-plots">{"".join(figures)}</div>' if figures else ""
 
 
@@ -110,13 +118,13 @@ def environment_table(facts: Mapping[str, Any]) -> str:
 
 
 def dashboard(
-    results: Sequence[dict[str, Any]],
+    results: Sequence[Entry],
     lang: str = "en",
     facts: Mapping[str, Any] | None = None,
-    run: Mapping[str, Any] | None = None,
+    run: RunState | None = None,
 ) -> str:
     """The verdict, the matrix and the plots (and the environment, when ``facts`` are given)."""
-    lines = verdict(list(results), lang, dict(run) if run is not None else None)
+    lines = verdict(results, lang, run)
     verdict_html = f"<p><strong>{_bold(lines[0])}</strong></p>" + (
         "<ul>" + "".join(f"<li>{_bold(line[2:])}</li>" for line in lines[1:]) + "</ul>" if lines[1:] else ""
     )
@@ -131,19 +139,20 @@ def _pre(text: str | None) -> str:
     return "<em>not recorded</em>" if text is None else f"<pre>{html.escape(text)}</pre>"
 
 
-def flips_table(flips: Mapping[str, Any] | None) -> str:
+def flips_table(flips: Flips | None) -> str:
     """A test's lost and gained items with the prompt, the target and both models' outputs."""
-    if not flips or not (flips["lost"] or flips["gained"]):
+    if flips is None or not (flips.lost or flips.gained):
         return ""
     parts = []
     for direction, title in (("lost", "BF16 right, variant wrong"), ("gained", "variant right, BF16 wrong")):
-        shown, count = flips[direction], flips[f"{direction}_count"]
+        shown = flips.lost if direction == "lost" else flips.gained
+        count = flips.lost_count if direction == "lost" else flips.gained_count
         if not shown:
             continue
         rows = "".join(
-            f"<tr><td>{html.escape(f['id'])}</td><td>{_pre(f['prompt'])}</td><td>{html.escape(str(f['target']))}</td>"
-            f"<td>{html.escape(str(f['reference_extracted']))}<br>{_pre(f['reference_output'])}</td>"
-            f"<td>{html.escape(str(f['extracted']))}<br>{_pre(f['output'])}</td></tr>"
+            f"<tr><td>{html.escape(f.id)}</td><td>{_pre(f.prompt)}</td><td>{html.escape(str(f.target))}</td>"
+            f"<td>{html.escape(str(f.reference_extracted))}<br>{_pre(f.reference_output)}</td>"
+            f"<td>{html.escape(str(f.extracted))}<br>{_pre(f.output)}</td></tr>"
             for f in shown
         )
         parts.append(
@@ -156,17 +165,16 @@ def flips_table(flips: Mapping[str, Any] | None) -> str:
 
 def page(
     title: str,
-    results: Sequence[dict[str, Any]],
+    results: Sequence[Entry],
     facts: Mapping[str, Any],
     lang: str = "en",
-    run: Mapping[str, Any] | None = None,
+    run: RunState | None = None,
 ) -> str:
     """A standalone report page (for merged CI shards): dashboard, environment and every test's flips."""
     details = "".join(
-        f"<details><summary>{html.escape(r['id'])}: {html.escape(status_of(r))}</summary>"
-        f"<p>{html.escape(str(r.get('message') or ''))}</p>{flips_table(r.get('flips'))}</details>"
-        for r in results
-        if "id" in r
+        f"<details><summary>{html.escape(r.id)}: {html.escape(judge(r).status.value)}</summary>"
+        f"<p>{html.escape(r.message or '')}</p>{flips_table(r.flips)}</details>"
+        for r in tests_of(results)
     )
     return (
         f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title></head>'

@@ -12,26 +12,8 @@ import matplotlib
 matplotlib.use("Agg")  # no display; must precede pyplot
 import matplotlib.pyplot as plt  # noqa: E402
 
-from quantgate.results.summary import BLOCKING, status_of  # noqa: E402
-
-COLOURS = {"pass": "#1a7f37", "fail": "#cf222e", "underpowered": "#b35c00", "waived": "#6e7781", "other": "#6e7781"}
-
-
-def colour_of(result: dict[str, Any]) -> str:
-    return colour_of_status(status_of(result), bool(result.get("underpowered")))
-
-
-def colour_of_status(status: str, underpowered: bool = False) -> str:
-    """One colour rule for the report's matrix and plots and the trend page (status: summary.status_of)."""
-    if status in BLOCKING:
-        return COLOURS["fail"]
-    if status == "warned":
-        return COLOURS["underpowered"]
-    if status == "waived":
-        return COLOURS["waived"]
-    if underpowered:
-        return COLOURS["underpowered"]
-    return COLOURS["pass"] if status in ("passed", "recorded") else COLOURS["other"]
+from quantgate.results.model import TestResult  # noqa: E402
+from quantgate.results.status import judge  # noqa: E402
 
 
 def svg_of(figure: Any) -> str:
@@ -42,26 +24,26 @@ def svg_of(figure: Any) -> str:
     return text[text.index("<svg") :]  # drop the XML prologue and doctype: the SVG goes inline
 
 
-def in_points(result: dict[str, Any]) -> bool:
+def in_points(result: TestResult) -> bool:
     """Scores on a 0-1 scale compared by difference (accuracy-like), drawn in percentage points."""
-    return result.get("mode") != "relative" and 0 <= (result.get("baseline") or 0) <= 1
+    return result.mode != "relative" and 0 <= (result.baseline or 0) <= 1
 
 
-def forest_plot(results: Sequence[dict[str, Any]]) -> str | None:
+def forest_plot(results: Sequence[TestResult]) -> str | None:
     """Δ against BF16 in points with its interval and the largest drop allowed, one row per test."""
-    rows = [r for r in results if not r.get("reference") and r.get("ci_low") is not None and in_points(r)]
+    rows = [r for r in results if not r.reference and r.ci_low is not None and in_points(r)]
     if not rows:
         return None
-    rows = sorted(rows, key=lambda r: (r["family"], r["variant"], r["benchmark"]), reverse=True)
+    rows = sorted(rows, key=lambda r: (r.family, r.variant, r.benchmark), reverse=True)
     figure, axes = plt.subplots(figsize=(7.5, 0.9 + 0.28 * len(rows)))
     for y, r in enumerate(rows):
-        colour = colour_of(r)
-        axes.plot([100 * r["ci_low"], 100 * r["ci_high"]], [y, y], color=colour, linewidth=2)
-        axes.plot(100 * r["delta"], y, "o", color=colour, markersize=5)
-        if r.get("allowed_drop") is not None:
-            axes.plot(-100 * r["allowed_drop"], y, "|", color="#57606a", markersize=10)
+        colour = judge(r).colour
+        axes.plot([100 * (r.ci_low or 0), 100 * (r.ci_high or 0)], [y, y], color=colour, linewidth=2)
+        axes.plot(100 * (r.delta or 0), y, "o", color=colour, markersize=5)
+        if r.allowed_drop is not None:
+            axes.plot(-100 * r.allowed_drop, y, "|", color="#57606a", markersize=10)
     axes.axvline(0, color="#57606a", linewidth=0.8)
-    axes.set_yticks(range(len(rows)), [f"{r['family']}-{r['variant']} · {r['benchmark']}" for r in rows], fontsize=8)
+    axes.set_yticks(range(len(rows)), [f"{r.variant_key} · {r.benchmark}" for r in rows], fontsize=8)
     axes.set_xlabel("change against BF16 (points); bar: 90% interval; tick: largest drop allowed", fontsize=8)
     axes.tick_params(axis="x", labelsize=8)
     axes.grid(axis="x", color="#d0d7de", linewidth=0.5)
@@ -69,36 +51,28 @@ def forest_plot(results: Sequence[dict[str, Any]]) -> str | None:
     return svg_of(figure)
 
 
-def higher_is_better(result: dict[str, Any]) -> bool:
-    """The metric's direction as results.json records it; files written before it was recorded
-    fall back to the metric's name."""
-    if "higher_is_better" in result:
-        return bool(result["higher_is_better"])
-    return not str(result.get("metric", "")).endswith("perplexity")
-
-
-def recovery(result: dict[str, Any]) -> float | None:
+def recovery(result: TestResult) -> float | None:
     """The variant's score as a share of BF16's, in % (inverted for lower-is-better metrics)."""
-    score, baseline = result.get("score"), result.get("baseline")
+    score, baseline = result.score, result.baseline
     if score is None or not baseline:
         return None
-    if not higher_is_better(result):
+    if not result.higher_is_better:
         return 100 * baseline / score if score else None
     return 100 * score / baseline
 
 
-def recovery_plot(results: Sequence[dict[str, Any]]) -> str | None:
+def recovery_plot(results: Sequence[TestResult]) -> str | None:
     """Recovery per benchmark (rows) for each variant (bars), 100% = BF16."""
-    rows = [r for r in results if not r.get("reference") and recovery(r) is not None]
+    rows = [r for r in results if not r.reference and recovery(r) is not None]
     if not rows:
         return None
-    variants = sorted({f"{r['family']}-{r['variant']}" for r in rows})
-    benchmarks = sorted({r["benchmark"] for r in rows}, reverse=True)
+    variants = sorted({r.variant_key for r in rows})
+    benchmarks = sorted({r.benchmark for r in rows}, reverse=True)
     height = 0.8 / len(variants)
     figure, axes = plt.subplots(figsize=(7.5, 1.0 + 0.22 * len(benchmarks) * len(variants)))
     palette = plt.get_cmap("tab10")
     for k, variant in enumerate(variants):
-        values = {r["benchmark"]: recovery(r) for r in rows if f"{r['family']}-{r['variant']}" == variant}
+        values = {r.benchmark: recovery(r) for r in rows if r.variant_key == variant}
         ys = [b + (k - (len(variants) - 1) / 2) * height for b in range(len(benchmarks))]
         widths = [values.get(name) or 0 for name in benchmarks]
         axes.barh(ys, widths, height=height * 0.9, color=palette(k % 10), label=variant)

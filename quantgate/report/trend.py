@@ -12,8 +12,9 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
-from quantgate.report.plots import colour_of_status, plt, svg_of
+from quantgate.report.plots import plt, svg_of
 from quantgate.results.history import Point, Run, movement
+from quantgate.results.status import colour_of_status
 
 
 def moved(before: Point | None, after: Point) -> bool:

@@ -15,12 +15,13 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from quantgate.files import write_text_atomic
-from quantgate.results.summary import status_of
+from quantgate.results.model import Entry, ResultsFile, ResultsFileError, TestResult, parse_results
+from quantgate.results.status import status_of
 
 SQLITE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
 
@@ -56,41 +57,49 @@ class Movement:
     moved: bool
 
 
-def _points(results: dict[str, Any], source: str) -> dict[str, Point]:
-    if not isinstance(results.get("results"), list):
-        raise HistoryError(f"{source}: no 'results' list: not a quantgate results.json")
+def points_of(results: Sequence[Entry]) -> dict[str, Point]:
     return {
-        e["id"]: Point(e.get("score"), e.get("baseline"), e.get("ci_low"), e.get("ci_high"), status_of(e), e.get("n"))
-        for e in results["results"]
-        if "id" in e
+        e.id: Point(e.score, e.baseline, e.ci_low, e.ci_high, status_of(e).value, e.n)
+        for e in results
+        if isinstance(e, TestResult)
     }
 
 
-def _run_id(results: dict[str, Any]) -> str:
-    digest = hashlib.sha256(json.dumps(results, sort_keys=True, default=str).encode()).hexdigest()[:12]
-    return f"{str(results.get('created', '')).replace(':', '')}-{digest}"
+def _read(text: str, source: str) -> ResultsFile:
+    try:
+        return parse_results(json.loads(text), source)
+    except json.JSONDecodeError as exc:
+        raise HistoryError(f"{source}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    except ResultsFileError as exc:
+        raise HistoryError(f"{exc} (not a quantgate results.json)") from None
+
+
+def _run_id(text: str, created: str) -> str:
+    digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+    return f"{created.replace(':', '')}-{digest}"
+
+
+def _canonical(results: ResultsFile) -> str:
+    return json.dumps(results.to_json(), sort_keys=True, ensure_ascii=False)
 
 
 class DirectoryHistory:
     def __init__(self, path: Path):
         self.path = path
 
-    def append(self, results: dict[str, Any]) -> str:
-        _points(results, "results")
-        run_id = _run_id(results)
+    def append(self, results: ResultsFile) -> str:
+        text = _canonical(results)
+        run_id = _run_id(text, results.created)
         file = self.path / f"{run_id}.json"
         if not file.exists():
-            write_text_atomic(file, json.dumps(results, ensure_ascii=False) + "\n")
+            write_text_atomic(file, text + "\n")
         return run_id
 
     def runs(self) -> list[Run]:
         runs = []
         for file in sorted(self.path.glob("*.json")) if self.path.is_dir() else []:
-            try:
-                data = json.loads(file.read_text(encoding="utf-8"))
-            except json.JSONDecodeError as exc:
-                raise HistoryError(f"{file}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
-            runs.append(Run(file.stem, str(data.get("created", "")), _points(data, str(file))))
+            data = _read(file.read_text(encoding="utf-8"), str(file))
+            runs.append(Run(file.stem, data.created, points_of(data.results)))
         return sorted(runs, key=lambda r: (r.created, r.id))
 
 
@@ -112,14 +121,15 @@ class SqliteHistory:
             raise HistoryError(f"{self.path}: not a quantgate history database ({exc})") from None
         return connection
 
-    def append(self, results: dict[str, Any]) -> str:
-        points = _points(results, "results")
-        run_id = _run_id(results)
+    def append(self, results: ResultsFile) -> str:
+        points = points_of(results.results)
+        text = _canonical(results)
+        run_id = _run_id(text, results.created)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:  # one transaction: the run and its points, or nothing
             if db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone():
                 return run_id
-            db.execute("INSERT INTO runs VALUES (?, ?, ?)", (run_id, results.get("created", ""), json.dumps(results)))
+            db.execute("INSERT INTO runs VALUES (?, ?, ?)", (run_id, results.created, text))
             db.executemany(
                 "INSERT INTO points VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [(run_id, t, p.score, p.baseline, p.ci_low, p.ci_high, p.status, p.n) for t, p in points.items()],
@@ -159,12 +169,12 @@ def movement(before: Point | None, after: Point) -> Movement | None:
     return Movement(before.score, after.score, change, noise, noise is not None and abs(change) > noise)
 
 
-def movements(previous: Run | None, results: list[dict[str, Any]]) -> dict[str, Movement]:
+def movements(previous: Run | None, results: Sequence[Entry]) -> dict[str, Movement]:
     """Each current test's change since ``previous``, and whether it exceeds the test's noise."""
     if previous is None:
         return {}
     found = {}
-    for test, point in _points({"results": results}, "results").items():
+    for test, point in points_of(results).items():
         change = movement(previous.points.get(test), point)
         if change is not None:
             found[test] = change

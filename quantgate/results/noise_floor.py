@@ -1,35 +1,32 @@
-"""Rerun each family's BF16 reference against its own stored baseline and report how many answers
-flip: the noise floor a quantized variant's changes are read against. The gate must pass BF16
-against itself; a flip rate above zero means the engine is not deterministic on this machine.
-
-    quantgate noise-floor -k smollm2-135m [any pytest options]
-
-Runs pytest on the reference tests (``-m reference``), then prints and writes
-``<report-dir>/noise-floor.json`` from its results.json. Sampling is greedy; the baseline's
-provenance records the seed and whether vLLM's batch-invariant mode was on.
-"""
+"""The noise floor: each family's BF16 reference rerun against its own stored baseline, and how
+many answers flip (the ``quantgate noise-floor`` command). The gate must pass BF16 against itself;
+a flip rate above zero means the engine is not deterministic on this machine."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from quantgate.results.model import Entry, TestResult
+from quantgate.results.status import status_of
 
-def summarize(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    rows = []
+
+def summarize(results: Sequence[Entry]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
     for entry in results:
-        if entry.get("n") is None:
-            rows.append({"id": entry.get("id", entry.get("nodeid")), "status": entry.get("status") or "error"})
+        if not isinstance(entry, TestResult) or entry.n is None or entry.lost is None or entry.gained is None:
+            rows.append({"id": entry.name, "status": status_of(entry).value})
             continue
         rows.append(
             {
-                "id": entry["id"],
-                "status": entry["status"],
-                "n": entry["n"],
-                "lost": entry["lost"],
-                "gained": entry["gained"],
-                "flip_rate": (entry["lost"] + entry["gained"]) / entry["n"],
-                "delta": entry["delta"],
-                "ci": [entry["ci_low"], entry["ci_high"]],
+                "id": entry.id,
+                "status": status_of(entry).value,
+                "n": entry.n,
+                "lost": entry.lost,
+                "gained": entry.gained,
+                "flip_rate": (entry.lost + entry.gained) / entry.n,
+                "delta": entry.delta,
+                "ci": [entry.ci_low, entry.ci_high],
             }
         )
     return rows

@@ -3,7 +3,10 @@ Markdown summary for a CI step summary or a pull-request comment (English or Chi
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+
+from quantgate.results.model import Entry, RunState, Status, TestResult
+from quantgate.results.status import BLOCKING, status_of
 
 COLUMNS = {
     "en": ("test", "status", "score", "baseline", "Δ", "90% CI", "lost / gained", "n", "min. detectable drop"),
@@ -20,6 +23,7 @@ TEXT: dict[str, dict[str, str]] = {
         "recorded": "recorded",
         "waived": "waived",
         "failed": "failed",
+        "skipped": "skipped",
         "no-baseline": "missing baseline",
         "refused": "baseline refused",
         "error": "error",
@@ -39,6 +43,7 @@ TEXT: dict[str, dict[str, str]] = {
         "recorded": "已记录基线",
         "waived": "已豁免",
         "failed": "未通过",
+        "skipped": "已跳过",
         "no-baseline": "缺少基线",
         "refused": "基线被拒绝",
         "error": "错误",
@@ -49,49 +54,44 @@ TEXT: dict[str, dict[str, str]] = {
         "以 95% 概率被阻止的最小下降：{drops}",
     },
 }
-BLOCKING = ("failed", "no-baseline", "refused", "error")
+REASONS = (Status.FAILED, Status.NO_BASELINE, Status.REFUSED, Status.ERROR, Status.WARNED)
 
 
-def status_of(entry: dict[str, Any]) -> str:
-    """passed, recorded, failed, no-baseline, refused, waived or error."""
-    if "id" not in entry or entry.get("outcome") == "error":
-        return "error"
-    if entry.get("waiver") and entry.get("outcome") == "skipped":  # pytest reports an xfail as skipped
-        return "waived"
-    return str(entry.get("status") or entry.get("outcome"))
-
-
-def blockers(results: list[dict[str, Any]]) -> dict[str, list[str]]:
-    """Test ids by reason, for every reason that blocks a release, plus the underpowered ones."""
-    found: dict[str, list[str]] = {reason: [] for reason in (*BLOCKING, "warned", "underpowered")}
+def blockers(results: Sequence[Entry]) -> dict[str, list[str]]:
+    """Test ids by reason, for every reason that blocks a release, plus warned and underpowered ones."""
+    found: dict[str, list[str]] = {reason.value: [] for reason in REASONS}
+    found["underpowered"] = []
     for entry in results:
-        status, name = status_of(entry), entry.get("id") or entry.get("nodeid", "?")
-        if status in BLOCKING or status == "warned":
-            found[status].append(name)
-        if entry.get("underpowered") and status != "waived":
-            found["underpowered"].append(name)
+        status = status_of(entry)
+        if status in REASONS:
+            found[status.value].append(entry.name)
+        if isinstance(entry, TestResult) and entry.underpowered and status is not Status.WAIVED:
+            found["underpowered"].append(entry.name)
     return {reason: ids for reason, ids in found.items() if ids}
 
 
-def verdict(results: list[dict[str, Any]], lang: str = "en", run: dict[str, Any] | None = None) -> list[str]:
+def blocked_count(results: Sequence[Entry]) -> int:
+    return sum(status_of(entry) in BLOCKING for entry in results)
+
+
+def verdict(results: Sequence[Entry], lang: str = "en", run: RunState | None = None) -> list[str]:
     """Lines saying whether the release may go, and what blocks it; a run that did not finish
     (``run.complete`` false) has no verdict, whatever its finished tests say."""
     text = TEXT[lang]
-    found = blockers(results)
-    count = sum(len(found.get(r, [])) for r in BLOCKING)
+    count = blocked_count(results)
     statuses = [status_of(e) for e in results]
-    if run is not None and not run.get("complete", True):
-        lines = [text["incomplete"].format(reason=run.get("reason"))]
-        if run.get("not_run"):
-            lines.append(text["not_run"].format(ids=", ".join(run["not_run"])))
+    if run is not None and not run.complete:
+        lines = [text["incomplete"].format(reason=run.reason)]
+        if run.not_run:
+            lines.append(text["not_run"].format(ids=", ".join(run.not_run)))
         if count:
             lines.append(text["blocked"].format(count=count))
     elif count == 0:
-        lines = [text["clear"].format(passed=statuses.count("passed") + statuses.count("recorded"),
-                                      waived=statuses.count("waived"))]  # fmt: skip
+        lines = [text["clear"].format(passed=statuses.count(Status.PASSED) + statuses.count(Status.RECORDED),
+                                      waived=statuses.count(Status.WAIVED))]  # fmt: skip
     else:
         lines = [text["blocked"].format(count=count)]
-    for reason, ids in found.items():
+    for reason, ids in blockers(results).items():
         lines.append(f"- {text[reason]}: {', '.join(ids)}")
     rates = release_rates(results)
     if rates:
@@ -102,37 +102,37 @@ def verdict(results: list[dict[str, Any]], lang: str = "en", run: dict[str, Any]
     return lines
 
 
-def release_rates(results: list[dict[str, Any]]) -> dict[str, tuple[float, list[tuple[str, float]]]]:
+def release_rates(results: Sequence[Entry]) -> dict[str, tuple[float, list[tuple[str, float]]]]:
     """Per variant: the chance that an unchanged variant clears every gate it faced in this run (the
     product of each gate's), and each gate's smallest drop blocked with 95% probability."""
     rates: dict[str, tuple[float, list[tuple[str, float]]]] = {}
     for entry in results:
-        if entry.get("unchanged_pass") is None or status_of(entry) in ("waived", "recorded"):
+        if not isinstance(entry, TestResult) or entry.unchanged_pass is None or entry.drop_blocked_95 is None:
+            continue
+        if status_of(entry) in (Status.WAIVED, Status.RECORDED):
             continue  # a waived test does not block; a recorded baseline was compared with itself
-        variant = f"{entry['family']}-{entry['variant']}"
-        clear, drops = rates.get(variant, (1.0, []))
-        rates[variant] = (clear * entry["unchanged_pass"], [*drops, (entry["benchmark"], entry["drop_blocked_95"])])
+        clear, drops = rates.get(entry.variant_key, (1.0, []))
+        rates[entry.variant_key] = (clear * entry.unchanged_pass, [*drops, (entry.benchmark, entry.drop_blocked_95)])
     return rates
 
 
-def _number(value: Any, fmt: str) -> str:
+def _number(value: float | None, fmt: str) -> str:
     return "" if value is None else format(value, fmt)
 
 
-def markdown(results: list[dict[str, Any]], lang: str = "en", run: dict[str, Any] | None = None) -> str:
+def markdown(results: Sequence[Entry], lang: str = "en", run: RunState | None = None) -> str:
     text = TEXT[lang]
     lines = [f"## {text['title']}", "", *verdict(results, lang, run), ""]
     columns = COLUMNS[lang]
     lines += ["| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
     for entry in results:
         status = status_of(entry)
-        label = text.get(status, status) + (" ⚠" if entry.get("underpowered") else "")
-        ci = f"[{entry['ci_low']:+.4f}, {entry['ci_high']:+.4f}]" if entry.get("ci_low") is not None else ""
-        lost = f"{entry['lost']} / {entry['gained']}" if entry.get("lost") is not None else ""
-        cells = [
-            entry.get("id") or entry.get("nodeid", "?"), label, _number(entry.get("score"), ".4f"),
-            _number(entry.get("baseline"), ".4f"), _number(entry.get("delta"), "+.4f"), ci, lost,
-            _number(entry.get("n"), "d"), _number(entry.get("mdd"), ".4f"),
-        ]  # fmt: skip
+        cells = [entry.name, text[status.value]] + [""] * (len(columns) - 2)
+        if isinstance(entry, TestResult):
+            cells[1] += " ⚠" if entry.underpowered else ""
+            cells[2:] = [
+                _number(entry.score, ".4f"), _number(entry.baseline, ".4f"), _number(entry.delta, "+.4f"),
+                entry.interval_text(), entry.lost_gained_text(), _number(entry.n, "d"), _number(entry.mdd, ".4f"),
+            ]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

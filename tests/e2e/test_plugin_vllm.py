@@ -10,7 +10,7 @@ from pathlib import Path
 
 import datasets  # noqa: F401  kept loaded across pytester runs (pyarrow cannot re-register its types)
 
-from quantgate.results.merge import validate_results
+from quantgate.results.model import parse_results
 
 REPO = Path(__file__).parents[2]
 
@@ -50,7 +50,7 @@ families:
     result.stdout.fnmatch_lines(["*EngineLoadError: vLLM could not load '*broken'*"])
     report = json.loads((pytester.path / "reports" / "results.json").read_text())
     assert report["engine_loads"] == {"tiny-bf16": 1, "tiny-int8": 1}
-    validate_results(report)
+    parse_results(report)
     ran = [entry for entry in report["results"] if entry["outcome"] != "error"]
     assert [entry["id"] for entry in ran] == ["tiny-bf16-mmlu", "tiny-bf16-piqa", "tiny-int8-mmlu", "tiny-int8-piqa"]
     assert {entry["status"] for entry in ran[:2]} == {"recorded"}

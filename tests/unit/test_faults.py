@@ -21,7 +21,7 @@ from quantgate.baselines.store import read_baseline
 from quantgate.catalogue.loader import load_catalogue
 from quantgate.errors import BaselineError, CatalogueError, QuantgateWarning
 from quantgate.records import ItemResult
-from quantgate.results.merge import validate_results
+from quantgate.results.model import parse_results
 from quantgate.run.cache import ResultCache
 from quantgate.run.session import machine_differences
 from tests.toy import CATALOGUE, REPO, make_project, run
@@ -88,7 +88,7 @@ def test_ctrl_c_leaves_an_incomplete_verdict_not_clear(pytester):
     summary = (pytester.path / "reports" / "summary.md").read_text()
     assert "Release gate: **INCOMPLETE**, no verdict: interrupted" in summary and "clear" not in summary
     assert "Release gate: **INCOMPLETE**, no verdict: interrupted" in out
-    validate_results(results)
+    parse_results(results)
 
 
 def test_an_empty_selection_replaces_the_last_verdict(project):

@@ -5,15 +5,16 @@ import pytest
 from quantgate.cli.trend import main as trend_main
 from quantgate.report.dashboard import matrix
 from quantgate.results.history import HistoryError, Point, Run, last_run, movements, open_history
+from quantgate.results.model import Moved, ResultsFile, TestResult
 
 
-def results(created: str, **scores: float) -> dict:
+def results(created: str, **scores: float) -> ResultsFile:
     entries = [
         {"id": f"fam-int4-{bench}", "family": "fam", "variant": "int4", "benchmark": bench, "status": "passed",
          "score": score, "baseline": 0.5, "ci_low": -0.02, "ci_high": 0.02, "n": 400, "outcome": "passed"}
         for bench, score in scores.items()
     ]  # fmt: skip
-    return {"created": created, "command": [], "environment": {}, "engine_loads": {}, "results": entries}
+    return ResultsFile(created=created, command=[], environment={}, engine_loads={}, results=entries)
 
 
 @pytest.fixture(params=["history.sqlite", "history"])
@@ -48,24 +49,28 @@ def test_a_corrupt_history_is_named_in_the_error(tmp_path):
     database.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(HistoryError, match=r"broken.db: not a quantgate history database"):
         open_history(database).runs()
-    with pytest.raises(HistoryError, match="no 'results' list"):
-        open_history(tmp_path / "h.sqlite").append({"created": "x"})
+    (directory / "2026-11-03T000000-other.json").write_text('{"created": "2026-11-03", "results": 7}')
+    (directory / "2026-11-02T000000-bad.json").unlink()
+    with pytest.raises(HistoryError, match=r"other.json: command: Field required \(not a quantgate results.json\)"):
+        open_history(directory).runs()
 
 
 def test_a_move_is_a_change_beyond_half_the_interval():
-    assert movements(None, results("2026-11-01T02:00:00+00:00", gsm8k=0.5)["results"]) == {}
+    assert movements(None, results("2026-11-01T02:00:00+00:00", gsm8k=0.5).results) == {}
     previous = Run("r1", "2026-11-01", {"fam-int4-gsm8k": Point(0.50, 0.5, -0.02, 0.02, "passed", 400)})
-    now = results("2026-11-02T02:00:00+00:00", gsm8k=0.47, mmlu=0.40)["results"]
+    now = results("2026-11-02T02:00:00+00:00", gsm8k=0.47, mmlu=0.40).results
     found = movements(previous, now)
     assert set(found) == {"fam-int4-gsm8k"}  # mmlu was not in the previous run
     assert found["fam-int4-gsm8k"].moved and found["fam-int4-gsm8k"].noise == pytest.approx(0.02)
-    small = results("2026-11-02T02:00:00+00:00", gsm8k=0.49)["results"]
+    small = results("2026-11-02T02:00:00+00:00", gsm8k=0.49).results
     assert not movements(previous, small)["fam-int4-gsm8k"].moved
 
 
 def test_the_matrix_marks_a_moved_result():
-    entry = results("2026-11-02T02:00:00+00:00", gsm8k=0.47)["results"][0]
-    entry["moved"] = {"previous": 0.5, "score": 0.47, "change": -0.03, "noise": 0.02, "moved": True}
+    entry = results("2026-11-02T02:00:00+00:00", gsm8k=0.47).results[0]
+    assert isinstance(entry, TestResult)
+    moved = Moved(previous=0.5, score=0.47, change=-0.03, noise=0.02, moved=True)
+    entry = entry.model_copy(update={"moved": moved})
     assert "▼ moved -0.0300 since the last run (noise ±0.0200)" in matrix([entry])
 
 

@@ -17,7 +17,7 @@ from quantgate.cli import noise_floor
 from quantgate.cli.merge import main as merge_main
 from quantgate.cli.trend import main as trend_main
 from quantgate.results.history import open_history
-from quantgate.results.merge import validate_results
+from quantgate.results.model import parse_results
 from tests.toy import make_project, run
 
 
@@ -144,7 +144,7 @@ def test_variant_that_fails_to_load_errors_and_the_others_still_run(project):
     assert [r["id"] for r in errors] == ["toy-broken-gsm8k", "toy-broken-mmlu", "toy-broken-piqa"]
     assert "config.json is not valid JSON" in errors[0]["message"]
     result.stdout.fnmatch_lines(["- error: toy-broken-gsm8k, toy-broken-mmlu, toy-broken-piqa"])
-    validate_results(results)
+    parse_results(results)
 
 
 def test_corrupted_baseline_fails_clearly(project):
@@ -313,7 +313,7 @@ def test_shard_reports_merge_into_one_report_and_one_gate(project, capsys):
     shards = [project.path / "shard-1", project.path / "shard-2" / "results.json"]
     assert merge_main([*map(str, shards), "--out", str(project.path / "merged")]) == 1  # int4-bad blocks
     merged = json.loads((project.path / "merged" / "results.json").read_text())
-    validate_results(merged)
+    parse_results(merged)
     expected = json.loads((project.path / "whole" / "results.json").read_text())["results"]
     assert sorted((r["id"], r["status"]) for r in merged["results"]) == sorted((r["id"], r["status"]) for r in expected)
     assert "Release gate: **BLOCKED** by 2 test(s)" in (project.path / "merged" / "summary.md").read_text()
