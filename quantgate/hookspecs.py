@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from quantgate.catalogue.loader import Variant
+    from quantgate.catalogue.model import Variant
     from quantgate.engines.base import Engine, EngineInfo
-    from quantgate.run.session import Settings
+    from quantgate.run.settings import Settings
 
 hookspec = pluggy.HookspecMarker("pytest")
 

@@ -3,39 +3,34 @@ engine loads once, and the report hooks. The work itself is in ``quantgate.run.s
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import fnmatch
 import shlex
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from quantgate.baselines.store import Baseline
-from quantgate.catalogue.loader import Case, Catalogue, Variant, load_catalogue
+from quantgate.catalogue.loader import load_catalogue
+from quantgate.catalogue.model import Case, Catalogue, Variant
 from quantgate.engines import Engine
 from quantgate.engines.base import EngineInfo
+from quantgate.engines.determinism import default_batch_invariance
+from quantgate.engines.device import cuda_device_count, device_name, visible_gpus
 from quantgate.engines.gpus import GpuAssignmentError, pin_worker
-from quantgate.engines.vllm_engine import cuda_device_count, device_name, visible_gpus
 from quantgate.errors import BaselineError, CatalogueError, MissingBaselineError, QuantgateWarning
 from quantgate.files import default_cache_dir
+from quantgate.options import add_options, cli_or_ini_path, on_the_terminal, progress_wanted
 from quantgate.report.collector import ResultsCollector, outcome_properties
 from quantgate.report.html_columns import attach_flips, register_html_columns
 from quantgate.results.model import TestResult
+from quantgate.run.engine_manager import EngineManager, expected_engine_info, vllm_loader
+from quantgate.run.outcome import Outcome, Status
+from quantgate.run.policy import warns_only, with_policy
 from quantgate.run.runner import PreparedBenchmark
-from quantgate.run.session import (
-    EngineManager,
-    Evaluator,
-    Outcome,
-    Settings,
-    Status,
-    default_batch_invariance,
-    expected_engine_info,
-    vllm_loader,
-)
+from quantgate.run.session import Evaluator
+from quantgate.run.settings import Settings
 from quantgate.run.shard import Shard, assign, case_cost
 
 CATALOGUE = pytest.StashKey[Catalogue]()
@@ -62,80 +57,8 @@ def pytest_quantgate_expected_engine_info(variant: Variant) -> EngineInfo:
     return expected_engine_info(variant)
 
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("quantgate", "quantized-model release gate")
-    group.addoption("--catalogue", action="append", type=Path, help="catalogue file or directory (repeatable)")
-    group.addoption("--baselines-dir", type=Path, help="where baselines are stored")
-    group.addoption("--report-dir", type=Path, help="where results.json and per-item JSONL go")
-    group.addoption("--cache-dir", type=Path, help="models built for the embedded family ($QUANTGATE_CACHE)")
-    group.addoption("--limit", type=positive_int, help="score only the first N items of every benchmark")
-    group.addoption(
-        "--update-baselines", action="store_true", help="record the reference variant's baselines, replacing old ones"
-    )
-    group.addoption(
-        "--record-missing-baselines",
-        action="store_true",
-        help="record the reference variant's baselines where none exist (never replaces one)",
-    )
-    group.addoption(
-        "--report-lang", choices=("en", "zh"), default="en", help="language of the Markdown summary (summary.md)"
-    )
-    group.addoption(
-        "--shard", metavar="K/N", help="run shard K of N: whole variants, balanced by estimated cost (CI matrices)"
-    )
-    group.addoption("--progress", action="store_true", help="progress bars for loading, requests and scoring")
-    group.addoption(
-        "--no-cache", action="store_true", help="neither reuse nor keep per-item results in <cache-dir>/results"
-    )
-    group.addoption(
-        "--cross-environment",
-        action="store_true",
-        help="gate variants against a stored baseline from another machine or engine (with its recorded noise) "
-        "instead of scoring the reference here first",
-    )
-    group.addoption(
-        "--request-order",
-        type=int,
-        metavar="SEED",
-        help="send each batch of requests in an order shuffled by SEED (reruns that measure the engine's "
-        "batch-order noise; each answer still goes to its item; implies --no-cache)",
-    )
-    group.addoption(
-        "--no-batch-invariant",
-        action="store_true",
-        help="on a GPU, leave vLLM's batch-invariant mode off (it is on by default unless VLLM_BATCH_INVARIANT is set)",
-    )
-    parser.addini("quantgate_catalogue", "catalogue files or directories", type="paths", default=[])
-    parser.addini("quantgate_baselines", "baselines directory", default="baselines")
-    parser.addini("quantgate_reports", "report directory", default="reports")
-    group.addoption(
-        "--warn-only",
-        action="append",
-        default=[],
-        metavar="PATTERN",
-        help="benchmarks (or test ids; shell patterns, repeatable) whose accuracy failures warn instead of block",
-    )
-    parser.addini("quantgate_warn_only", "benchmarks or test-id patterns that warn instead of block", type="linelist")
-    group.addoption(
-        "--history", type=Path, help="append this run's results to a history (.sqlite/.db file, or a directory)"
-    )
-
-
-def _cli_or_ini_path(config: pytest.Config, option: str, ini: str) -> Path:
-    value = config.getoption(option)
-    if value is not None:
-        return config.invocation_params.dir / value
-    return config.rootpath / config.getini(ini)
+    add_options(parser)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -157,13 +80,13 @@ def pytest_configure(config: pytest.Config) -> None:
     for marker in sorted(catalogue.markers | {"reference", "cuda"}):
         config.addinivalue_line("markers", f"{marker}: quantgate catalogue marker")
     settings = Settings(
-        baselines_dir=_cli_or_ini_path(config, "baselines_dir", "quantgate_baselines"),
-        report_dir=_cli_or_ini_path(config, "report_dir", "quantgate_reports"),
+        baselines_dir=cli_or_ini_path(config, "baselines_dir", "quantgate_baselines"),
+        report_dir=cli_or_ini_path(config, "report_dir", "quantgate_reports"),
         cache_dir=config.getoption("cache_dir") or default_cache_dir(),
         limit=config.getoption("limit"),
         update_baselines=config.getoption("update_baselines"),
         record_missing_baselines=config.getoption("record_missing_baselines"),
-        progress=config.getoption("progress"),
+        progress=progress_wanted(config),
         use_cache=not config.getoption("no_cache") and config.getoption("request_order") is None,
         cross_environment=config.getoption("cross_environment"),
         request_order=config.getoption("request_order"),
@@ -287,35 +210,14 @@ class AccuracyRun:
         if self.problem is not None:
             outcome = self.problem
         else:
-            outcome = self.evaluator.run(self.case, self.prepared, self.baseline, self.engine)
-            if self.loaded and self.engine is not None:
-                outcome = dataclasses.replace(outcome, load_s=self.engine.load_s)
-            for flag in outcome.result.flags if outcome.result else ():
-                warnings.warn(QuantgateWarning(flag), stacklevel=1)
-            for note in outcome.notes:
-                warnings.warn(QuantgateWarning(note), stacklevel=1)
-            gate = outcome.gate
-            if gate is not None and gate.underpowered:
-                warnings.warn(
-                    QuantgateWarning(
-                        f"{self.case.id} is underpowered: it resolves drops of {gate.minimum_detectable_drop:.4f} "
-                        f"at n={gate.n}, its rule allows {gate.allowed_drop:.4f}"
-                    ),
-                    stacklevel=1,
-                )
-        if self.warn_only and outcome.status == "failed":
-            warnings.warn(QuantgateWarning(f"warn-only by policy, not blocking: {outcome.message}"), stacklevel=1)
-            outcome = dataclasses.replace(outcome, status="warned")
+            load_s = self.engine.load_s if self.loaded and self.engine is not None else None
+            with on_the_terminal(self.node.config, self.evaluator.settings.progress):
+                outcome = self.evaluator.run(self.case, self.prepared, self.baseline, self.engine, load_s=load_s)
+        outcome, notes = with_policy(self.case, outcome, self.warn_only, decided=self.problem is None)
+        for note in notes:
+            warnings.warn(QuantgateWarning(note), stacklevel=1)
         self.node.stash[OUTCOME] = outcome
         return outcome
-
-
-def warns_only(case: Case, patterns: tuple[str, ...]) -> bool:
-    """Whether ``--warn-only`` / ``quantgate_warn_only`` name this case's benchmark or id. A waived
-    case stays an expected failure: turning it into a pass would break its strict xfail."""
-    if case.waiver:
-        return False
-    return any(fnmatch.fnmatchcase(case.benchmark, p) or fnmatch.fnmatchcase(case.id, p) for p in patterns)
 
 
 def record_command(config: pytest.Config, node: pytest.Item, case: Case) -> str:

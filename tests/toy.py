@@ -9,7 +9,9 @@ import pytest
 from quantgate.catalogue.loader import load_catalogue
 from quantgate.engines.base import EngineInfo
 from quantgate.errors import EngineLoadError
-from quantgate.run.session import EngineManager, Evaluator, Settings
+from quantgate.run.engine_manager import EngineManager
+from quantgate.run.session import Evaluator
+from quantgate.run.settings import Settings
 from tests.fakes import oracle
 
 REPO = Path(__file__).parents[1]

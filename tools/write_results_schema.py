@@ -1,6 +1,6 @@
 """Write quantgate/schemas/results.schema.json from the results model (quantgate.results.model).
 
-    python tools/write_results_schema.py
+python tools/write_results_schema.py
 """
 
 import json

@@ -34,6 +34,8 @@ def extract_answer(response: str) -> str:
 
 class AIME2024(GenerativeBenchmark):
     name = "aime2024"
+    test_items = 30
+    cost_per_item = 1000.0
     version = "0.0"
     hub = HubSource("Maxwell-Jia/AIME_2024", None, test_split="train")
     metrics = ("exact_match",)

@@ -14,6 +14,7 @@ from quantgate.records import Sample
 
 class ARCEasy(ChoiceBenchmark):
     name = "arc_easy"
+    test_items = 2376
     version = "1.0"
     hub = HubSource("allenai/ai2_arc", "ARC-Easy", test_split="test", fewshot_split="train")
     primary_metric = "acc_norm"
@@ -27,4 +28,5 @@ class ARCEasy(ChoiceBenchmark):
 
 class ARCChallenge(ARCEasy):
     name = "arc_challenge"
+    test_items = 1172
     hub = HubSource("allenai/ai2_arc", "ARC-Challenge", test_split="test", fewshot_split="train")

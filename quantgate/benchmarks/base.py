@@ -53,6 +53,10 @@ class Benchmark(ABC):
     version: ClassVar[str]
     """Prompt/scoring version; bump it on every change that can move a score."""
     hub: ClassVar[HubSource]
+    test_items: ClassVar[int] = 1000
+    """Items in the hub dataset's scored split (sharding weighs variants by it)."""
+    cost_per_item: ClassVar[float] = 4.0
+    """Relative cost of scoring one item (per-choice log-likelihoods: 4; generation costs more)."""
     """Default data source."""
     metrics: ClassVar[tuple[str, ...]]
     """Metric names the benchmark reports (aggregated over items by ``aggregate``)."""

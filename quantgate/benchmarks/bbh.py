@@ -33,6 +33,8 @@ ANSWER = re.compile(r"(?<=the answer is )(.*)(?=.)")
 
 class BBH(GenerativeBenchmark):
     name = "bbh"
+    test_items = 6511
+    cost_per_item = 20.0
     clustered = True
     version = "4.0"
     hub = HubSource("SaylorTwift/bbh", test_split="test", configs=SUBTASKS, config_field="subtask")

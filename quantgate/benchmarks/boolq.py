@@ -16,6 +16,7 @@ CHOICES = ("no", "yes")
 
 class BoolQ(ChoiceBenchmark):
     name = "boolq"
+    test_items = 3270
     version = "2.0"
     hub = HubSource("aps/super_glue", "boolq", test_split="validation", fewshot_split="train")
     metrics = ("acc",)

@@ -72,6 +72,8 @@ SUBJECTS: dict[str, tuple[str, str]] = {
 
 class CEval(ChoiceBenchmark):
     name = "ceval"
+    test_items = 1346
+    cost_per_item = 1.0
     clustered = True
     version = "2.0"
     hub = HubSource("ceval/ceval-exam", test_split="val", fewshot_split="dev", configs=tuple(SUBJECTS))

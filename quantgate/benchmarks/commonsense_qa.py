@@ -17,6 +17,7 @@ LETTERS = ("A", "B", "C", "D", "E")
 
 class CommonsenseQA(ChoiceBenchmark):
     name = "commonsense_qa"
+    test_items = 1221
     version = "1.0"
     hub = HubSource("tau/commonsense_qa", None, test_split="validation", fewshot_split="train")
     metrics = ("acc",)

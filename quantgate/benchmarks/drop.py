@@ -104,6 +104,8 @@ def em_f1(predicted: Sequence[str], gold: Sequence[str]) -> tuple[float, float]:
 
 class DROP(GenerativeBenchmark):
     name = "drop"
+    test_items = 9536
+    cost_per_item = 5.0
     version = "3.0"
     hub = HubSource("EleutherAI/drop", None, test_split="validation", fewshot_split="train")
     metrics = ("f1", "em")

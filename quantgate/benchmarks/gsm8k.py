@@ -17,6 +17,8 @@ from quantgate.records import Generation, Sample
 
 class GSM8K(GenerativeBenchmark):
     name = "gsm8k"
+    test_items = 1319
+    cost_per_item = 20.0
     version = "3.0"
     hub = HubSource("openai/gsm8k", "main", test_split="test", fewshot_split="train")
     metrics = ("strict_match", "flexible_extract")

@@ -23,6 +23,7 @@ def clean(text: str) -> str:
 
 class HellaSwag(ChoiceBenchmark):
     name = "hellaswag"
+    test_items = 10_042
     version = "1.0"
     hub = HubSource("Rowan/hellaswag", None, test_split="validation", fewshot_split="train")
     primary_metric = "acc_norm"

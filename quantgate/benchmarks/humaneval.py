@@ -25,6 +25,8 @@ def program(sample: Sample, completion: str) -> str:
 
 class HumanEval(GenerativeBenchmark):
     name = "humaneval"
+    test_items = 164
+    cost_per_item = 40.0
     version = "1.0"
     hub = HubSource("openai/openai_humaneval", None, test_split="test")
     metrics = ("pass@1",)

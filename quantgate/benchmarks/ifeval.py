@@ -26,6 +26,8 @@ def _instruction_level(kind: str):
 
 class IFEval(GenerativeBenchmark):
     name = "ifeval"
+    test_items = 541
+    cost_per_item = 40.0
     version = "4.0"
     hub = HubSource("google/IFEval", None, test_split="train")
     metrics = ("prompt_level_strict_acc", "prompt_level_loose_acc", "inst_level_strict_acc", "inst_level_loose_acc")

@@ -97,6 +97,8 @@ CATEGORIES: dict[str, str] = {
 
 class MMLU(ChoiceBenchmark):
     name = "mmlu"
+    test_items = 14_042
+    cost_per_item = 1.0
     clustered = True
     version = "1.0"
     hub = HubSource("cais/mmlu", "all", test_split="test", fewshot_split="dev")

@@ -14,6 +14,7 @@ from quantgate.records import Sample
 
 class OpenBookQA(ChoiceBenchmark):
     name = "openbookqa"
+    test_items = 500
     version = "1.0"
     hub = HubSource("allenai/openbookqa", "main", test_split="test", fewshot_split="train")
     primary_metric = "acc_norm"

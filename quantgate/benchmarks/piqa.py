@@ -14,6 +14,7 @@ from quantgate.records import Sample
 
 class PIQA(ChoiceBenchmark):
     name = "piqa"
+    test_items = 1838
     version = "1.0"
     hub = HubSource("baber/piqa", None, test_split="validation")
     primary_metric = "acc_norm"

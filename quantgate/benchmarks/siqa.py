@@ -14,6 +14,7 @@ from quantgate.records import Sample
 
 class SocialIQa(ChoiceBenchmark):
     name = "siqa"
+    test_items = 1954
     version = "0.0"
     hub = HubSource("lighteval/siqa", None, test_split="validation", fewshot_split="train")
     metrics = ("acc",)

@@ -71,6 +71,8 @@ def _bits_per_byte(items: Sequence[Mapping[str, float]]) -> float:
 
 class WikiText(Benchmark):
     name = "wikitext"
+    test_items = 62
+    cost_per_item = 50.0
     version = "2.0"
     hub = HubSource("EleutherAI/wikitext_document_level", "wikitext-2-raw-v1", test_split="test")
     metrics = ("word_perplexity", "byte_perplexity", "bits_per_byte")

@@ -17,6 +17,7 @@ from quantgate.records import LoglikelihoodRequest, Request, Sample
 
 class WinoGrande(ChoiceBenchmark):
     name = "winogrande"
+    test_items = 1267
     version = "1.0"
     hub = HubSource("allenai/winogrande", "winogrande_xl", test_split="validation", fewshot_split="train")
     metrics = ("acc",)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-from quantgate.engines.vllm_engine import gpu_used_mib
+from quantgate.engines.device import gpu_used_mib
 
 
 @dataclass(frozen=True)

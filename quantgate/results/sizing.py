@@ -23,7 +23,7 @@ from typing import Any
 
 from quantgate.baselines.reruns import read_items
 from quantgate.benchmarks import get_benchmark
-from quantgate.catalogue.loader import Case
+from quantgate.catalogue.model import Case
 from quantgate.gate.decision import paired
 from quantgate.gate.stats import pass_probability_non_inferiority, z_value
 

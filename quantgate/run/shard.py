@@ -2,7 +2,8 @@
 balanced by an estimate of their cost, the same way on every runner.
 
 The estimate is relative, not seconds: items the benchmark scores (its catalogue limit, else the
-full test split's size) times a weight for how the items are scored (generation is the dearest).
+full test split's size, as each benchmark declares it) times the benchmark's cost per item (generation
+is the dearest).
 """
 
 from __future__ import annotations
@@ -11,15 +12,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-# Test-split sizes of the hub datasets and a relative cost per item.
-ITEMS = {
-    "gsm8k": 1319, "mmlu": 14042, "ceval": 1346, "humaneval": 164, "hellaswag": 10042, "arc_easy": 2376,
-    "arc_challenge": 1172, "piqa": 1838, "winogrande": 1267, "wikitext": 62, "bbh": 6511, "drop": 9536,
-    "aime2024": 30, "ifeval": 541, "boolq": 3270, "openbookqa": 500, "commonsense_qa": 1221, "siqa": 1954,
-}  # fmt: skip
-PER_ITEM = {"gsm8k": 20.0, "humaneval": 40.0, "bbh": 20.0, "drop": 5.0, "aime2024": 1000.0, "ifeval": 40.0,
-            "wikitext": 50.0, "mmlu": 1.0, "ceval": 1.0}  # fmt: skip
-DEFAULT_PER_ITEM = 4.0  # per-choice log-likelihoods
+from quantgate.benchmarks import get_benchmark
 
 
 @dataclass(frozen=True)
@@ -37,8 +30,10 @@ class Shard:
 
 
 def case_cost(task: str, limit: int | None) -> float:
-    items = min(limit, ITEMS.get(task, 1000)) if limit else ITEMS.get(task, 1000)
-    return items * PER_ITEM.get(task, DEFAULT_PER_ITEM)
+    """Items scored (the limit, at most the split's size) times the benchmark's cost per item."""
+    benchmark = get_benchmark(task)
+    items = min(limit, benchmark.test_items) if limit else benchmark.test_items
+    return items * benchmark.cost_per_item
 
 
 def assign(costs: Iterable[tuple[str, float]], count: int) -> dict[str, int]:

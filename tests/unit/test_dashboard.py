@@ -69,3 +69,12 @@ def test_the_metric_direction_comes_from_results_json_not_the_metric_name():
     older = {"id": "f-int4-wikitext", "metric": "word_perplexity", "score": 2.0, "baseline": 1.0}
     assert recovery(result_entry(older)) == 50.0  # files written before the direction was recorded
     assert recovery(entry(metric="acc", higher_is_better=True, score=0.4, baseline=0.5)) == 80.0
+
+
+def test_the_report_names_each_family_with_its_description_and_published_source():
+    from quantgate.report.dashboard import dashboard
+
+    described = entry(family_description="Qwen3-8B and its quantized releases", published_source="the model card")
+    page = dashboard([described, entry(id="fam-int8-gsm8k", variant="int8")])
+    assert page.count("<li><strong>fam</strong>") == 1
+    assert "Qwen3-8B and its quantized releases <em>(published numbers: the model card)</em>" in page

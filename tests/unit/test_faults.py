@@ -23,7 +23,7 @@ from quantgate.errors import BaselineError, CatalogueError, QuantgateWarning
 from quantgate.records import ItemResult
 from quantgate.results.model import parse_results
 from quantgate.run.cache import ResultCache
-from quantgate.run.session import machine_differences
+from quantgate.run.provenance import machine_differences
 from tests.toy import CATALOGUE, REPO, make_project, run
 
 

@@ -6,6 +6,7 @@ from quantgate.cli.power import main
 from quantgate.gate.power import items_needed, paired_se
 from quantgate.gate.stats import minimum_detectable_drop
 from quantgate.results.noise_floor import render, summarize
+from tests.fakes import result_entries
 
 
 def test_items_needed_is_the_smallest_n_that_resolves_the_margin():
@@ -28,6 +29,6 @@ def test_noise_floor_summary_counts_flips_and_keeps_errors():
          "ci_low": -0.01, "ci_high": 0.03},
         {"nodeid": "test_accuracy[f-bf16-mmlu]", "outcome": "error"},
     ]  # fmt: skip
-    rows = summarize(results)
+    rows = summarize(result_entries(*results))
     assert rows[0]["flip_rate"] == pytest.approx(0.02) and rows[1]["status"] == "error"
     assert "2.00%" in render(rows) and "test_accuracy[f-bf16-mmlu]" in render(rows)

@@ -10,10 +10,10 @@ from quantgate.baselines import reruns
 from quantgate.baselines.reference import Reference, band, environment_differences, environment_key, observations_of
 from quantgate.baselines.store import BaselineFile, DatasetInfo, baseline_path, read_baseline, write_baseline
 from quantgate.cli import reruns as reruns_cli
-from quantgate.engines import vllm_engine
+from quantgate.engines import device, vllm_engine
+from quantgate.engines.determinism import default_batch_invariance
 from quantgate.errors import BaselineError
 from quantgate.records import Metric
-from quantgate.run.session import default_batch_invariance
 
 ACC = Metric("acc")
 PERPLEXITY = Metric("ll", higher_is_better=False)
@@ -127,11 +127,11 @@ def test_batch_invariant_mode_on_a_cpu_is_refused_before_any_engine_loads(monkey
 
 
 def test_bf16_runs_in_float32_on_a_cpu_without_native_bf16(monkeypatch):
-    monkeypatch.setattr(vllm_engine, "cuda_device_count", lambda: 0)
-    monkeypatch.setattr(vllm_engine, "_cpu_model", lambda: "AMD EPYC (avx2)")
+    monkeypatch.setattr(device, "cuda_device_count", lambda: 0)
+    monkeypatch.setattr(device, "cpu_model", lambda: "AMD EPYC (avx2)")
     assert vllm_engine.effective_engine_args({"dtype": "bfloat16", "seed": 0}) == {"dtype": "float32", "seed": 0}
-    monkeypatch.setattr(vllm_engine, "_cpu_model", lambda: "AMD EPYC (avx512_bf16 avx512_vnni avx512f avx2)")
+    monkeypatch.setattr(device, "cpu_model", lambda: "AMD EPYC (avx512_bf16 avx512_vnni avx512f avx2)")
     assert vllm_engine.effective_engine_args({"dtype": "bfloat16"}) == {"dtype": "bfloat16"}
-    monkeypatch.setattr(vllm_engine, "cuda_device_count", lambda: 1)
-    monkeypatch.setattr(vllm_engine, "_cpu_model", lambda: "AMD EPYC (avx2)")
+    monkeypatch.setattr(device, "cuda_device_count", lambda: 1)
+    monkeypatch.setattr(device, "cpu_model", lambda: "AMD EPYC (avx2)")
     assert vllm_engine.effective_engine_args({"dtype": "bfloat16"}) == {"dtype": "bfloat16"}

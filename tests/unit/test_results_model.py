@@ -42,5 +42,5 @@ def test_a_runs_results_follow_the_schema_and_read_back_unchanged(pytester, monk
 def test_a_file_off_the_model_is_refused_with_its_name_and_key():
     entry = {"id": "f-int4-gsm8k", "family": "f", "variant": "int4", "benchmark": "gsm8k", "status": "fine"}
     data = {"created": "now", "command": [], "environment": {}, "engine_loads": {}, "results": [entry]}
-    with pytest.raises(ResultsFileError, match=r"shard-2/results.json: results/0/TestResult/status: Input should be"):
+    with pytest.raises(ResultsFileError, match=r"shard-2/results.json: results/0/status: Input should be"):
         parse_results(data, "shard-2/results.json")

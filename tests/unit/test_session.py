@@ -4,9 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from quantgate.catalogue.loader import Checkpoint, load_catalogue
+from quantgate.catalogue.loader import load_catalogue
+from quantgate.catalogue.spec import Checkpoint
+from quantgate.checkpoints.resolve import resolve_checkpoint
 from quantgate.errors import EngineLoadError
-from quantgate.run.session import EngineManager, resolve_checkpoint
+from quantgate.run.engine_manager import EngineManager
 from tests.fakes import FakeEngine
 
 VARIANTS = {

@@ -22,3 +22,11 @@ def test_dearest_variants_spread_first_and_the_result_is_deterministic():
 def test_limits_scale_the_cost_and_generation_weighs_more():
     assert case_cost("mmlu", 100) == 100.0
     assert case_cost("gsm8k", None) > case_cost("mmlu", 1319)
+
+
+def test_every_benchmark_declares_its_split_size_and_cost():
+    from quantgate.benchmarks import REGISTRY, get_benchmark
+
+    undeclared = [task for task in REGISTRY if "test_items" not in vars(type(get_benchmark(task)))]
+    assert undeclared == []
+    assert case_cost("gsm8k", None) == 1319 * 20.0 and case_cost("gsm8k", 50) == 50 * 20.0

@@ -1,0 +1,44 @@
+"""Where a catalogue's checkpoint is for the engine: a hub id, a local path, an embedded build, or
+a hub GGUF file dequantized once into the cache."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from quantgate.catalogue.spec import Checkpoint
+from quantgate.checkpoints.embedded import dequantize_gguf, embedded_path, is_built
+from quantgate.errors import EngineLoadError
+
+
+def resolve_checkpoint(checkpoint: Checkpoint, cache_dir: Path) -> tuple[str, str | None]:
+    """(model, revision) for vLLM; raise EngineLoadError for a local checkpoint that is not there."""
+    if checkpoint.hub and checkpoint.file:
+        return str(dequantized_gguf(checkpoint.hub, checkpoint.file, checkpoint.revision, cache_dir)), None
+    if checkpoint.hub:
+        return checkpoint.hub, checkpoint.revision
+    if checkpoint.embedded:
+        path = embedded_path(cache_dir, checkpoint.embedded)
+        if not is_built(path):
+            raise EngineLoadError(
+                f"embedded checkpoint {checkpoint.embedded!r} is not built at {path}: "
+                "run `nox -s build_embedded` (it quantizes with llm-compressor in its own venv)"
+            )
+        return str(path), None
+    assert checkpoint.path is not None
+    if not Path(checkpoint.path).exists():
+        raise EngineLoadError(f"checkpoint path {checkpoint.path} does not exist")
+    return checkpoint.path, None
+
+
+def dequantized_gguf(repo: str, file: str, revision: str | None, cache_dir: Path) -> Path:
+    """A GGUF file from the hub, dequantized once into the cache (vLLM's releases here load no GGUF)."""
+    from huggingface_hub import hf_hub_download
+
+    final = cache_dir / "models" / "gguf" / f"{repo.replace('/', '--')}--{Path(file).stem}"
+    if not is_built(final):
+        try:
+            gguf = Path(hf_hub_download(repo, file, revision=revision))
+        except Exception as exc:  # the hub client raises many types; keep the cause for the test's error
+            raise EngineLoadError(f"cannot download {file} from {repo}: {exc}") from exc
+        dequantize_gguf(gguf, final, {"source": f"{repo}/{file}", "revision": revision})
+    return final

@@ -1,0 +1,76 @@
+"""One engine at a time: the default vLLM loader, and the manager that loads a variant once and never
+retries one that failed."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from quantgate.catalogue.model import Variant
+from quantgate.checkpoints.resolve import resolve_checkpoint
+from quantgate.engines import Engine, EngineInfo, Release, load_vllm
+from quantgate.engines.device import cuda_device_count, device_name
+from quantgate.engines.gpus import check_fits
+from quantgate.engines.vllm_engine import effective_engine_args, installed_version
+from quantgate.errors import EngineLoadError
+from quantgate.run.settings import Settings
+
+
+def vllm_loader(settings: Settings) -> Callable[[Variant], Engine]:
+    def load(variant: Variant) -> Engine:
+        check_fits(variant.key, variant.engine_args, cuda_device_count())
+        model, revision = resolve_checkpoint(variant.checkpoint, settings.cache_dir)
+        log = settings.report_dir / "engine-logs" / f"{variant.key}.log"
+        return load_vllm(
+            model, revision=revision, engine_args=variant.engine_args, progress=settings.progress, log_path=log
+        )
+
+    return load
+
+
+@dataclass
+class EngineManager:
+    """Holds at most one loaded engine; a variant loads once, and a variant that failed to load is not retried."""
+
+    loader: Callable[[Variant], Engine]
+    loads: Counter[str] = field(default_factory=Counter)
+    _current: tuple[str, Engine] | None = None
+    _failed: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def current(self) -> str | None:
+        return self._current[0] if self._current else None
+
+    def acquire(self, variant: Variant) -> tuple[Engine, bool]:
+        """The variant's engine, and whether this call loaded it."""
+        if variant.key in self._failed:
+            raise EngineLoadError(f"{variant.key} failed to load earlier in this session: {self._failed[variant.key]}")
+        if self._current and self._current[0] == variant.key:
+            return self._current[1], False
+        self.release()
+        self.loads[variant.key] += 1
+        try:
+            engine = self.loader(variant)
+        except EngineLoadError as exc:
+            self._failed[variant.key] = str(exc)
+            raise
+        except Exception as exc:  # the loader's own failure: keep the cause, do not retry
+            self._failed[variant.key] = f"{type(exc).__name__}: {exc}"
+            raise EngineLoadError(f"{variant.key}: {type(exc).__name__}: {exc}") from exc
+        self._current = (variant.key, engine)
+        return engine, True
+
+    def release(self) -> Release | None:
+        """Close the current engine and confirm its memory is back."""
+        if self._current is None:
+            return None
+        _, engine = self._current
+        self._current = None
+        return engine.close()
+
+
+def expected_engine_info(variant: Variant) -> EngineInfo:
+    """The engine facts a cached run records when no engine was loaded for it."""
+    device = "cuda" if cuda_device_count() else "cpu"
+    return EngineInfo("vllm", installed_version(), device, device_name(), effective_engine_args(variant.engine_args))
