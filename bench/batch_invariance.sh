@@ -19,7 +19,7 @@ LIMIT=${LIMIT:-170}
 
 reruns() {
     local mode=$1 runs=()
-    python3 -m quantgate.checkpoints.embedded --only smollm2-135m-bf16 > "$OUT/build.log" 2>&1 || { tail "$OUT/build.log"; exit 1; }
+    python3 -m quantgate.cli.build_embedded --only smollm2-135m-bf16 > "$OUT/build.log" 2>&1 || { tail "$OUT/build.log"; exit 1; }
     [ -f "$W/seqs-7.yaml" ] || python3 bench/batch_invariance.py catalogues "$W" || exit 1
     local sel=$SELECT
     for spec in $RUNS; do

@@ -31,7 +31,7 @@ timed() {  # name, seconds allowed, pytest args...
 
 all() {
     nvidia-smi --query-gpu=index,name,driver_version,memory.total --format=csv | tee "$OUT/gpus.csv"
-    python3 -m quantgate.checkpoints.embedded --only smollm2-135m-bf16 || exit 1
+    python3 -m quantgate.cli.build_embedded --only smollm2-135m-bf16 || exit 1
     python3 bench/multi_gpu.py catalogue "$W" || exit 1
     nvidia-smi --query-compute-apps=timestamp,pid,gpu_uuid,used_memory --format=csv -l 1 > "$OUT/gpu-processes.csv" &
     local smi=$!

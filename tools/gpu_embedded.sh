@@ -10,7 +10,7 @@ mkdir -p "$OUT"
 export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 QUANTGATE_CACHE=/root/qg-cache
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
 python3 -c "import vllm, torch, transformers; print('vllm', vllm.__version__, 'torch', torch.__version__, 'transformers', transformers.__version__)"
-python3 -m quantgate.checkpoints.embedded --only smollm2-135m-bf16 || exit 1
+python3 -m quantgate.cli.build_embedded --only smollm2-135m-bf16 || exit 1
 select="smollm2-135m and (bf16 or fp8-engine)"
 run() {  # name, extra pytest args...
     local name=$1; shift

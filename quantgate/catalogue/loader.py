@@ -247,6 +247,8 @@ def _cases(spec: CatalogueFile, file: Path, lines: dict[KeyPath, int], device: s
                 chat=fam.chat,
                 description=fam.description,
                 published_source=fam.published_source,
+                variant_description=var.description,
+                server=var.server or fam.server,
                 published=dict(var.published or {}),
                 waivers=_waivers(var.waivers or {}, device),
             )

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from quantgate.catalogue.spec import BenchmarkSpec, ChatSpec, Checkpoint
+from quantgate.catalogue.spec import BenchmarkSpec, ChatSpec, Checkpoint, ServerSpec
 from quantgate.data.sources import Source
 
 Requires = Literal["any", "cuda", "cpu"]
@@ -34,6 +34,9 @@ class Variant:
     """The family's description, shown in the report."""
     published_source: str | None = None
     """Where the family's published numbers come from, shown in the report."""
+    variant_description: str | None = None
+    server: ServerSpec | None = None
+    """How the variant is served over HTTP; None: loaded in-process."""
     published: dict[str, float] = field(default_factory=dict)
     """The publisher's numbers for this variant, by benchmark."""
     waivers: dict[str, str] = field(default_factory=dict)

@@ -150,6 +150,35 @@ class ChatSpec(_Spec):
         return {**(self.options or {}), **thinking}
 
 
+class ServerSpec(_Spec):
+    """The variant is served over an OpenAI-compatible API: by a server quantgate starts for it
+    (``start: vllm`` runs ``vllm serve`` with the variant's engine arguments; ``command`` is a
+    template for another server, with ``{model}``, ``{port}`` and ``{name}``), or by one already
+    running at ``base_url``."""
+
+    start: Literal["vllm"] | None = None
+    command: list[str] | None = Field(None, min_length=1)
+    base_url: str | None = None
+    model: str | None = None
+    """The name the external server serves the model under (``/v1/models``)."""
+    api_key_env: str | None = None
+    """Environment variable holding the external server's API key."""
+    tokenizer: str | None = None
+    """Where the client's tokenizer comes from (default: the checkpoint)."""
+    port: int | None = Field(None, ge=1, le=65535)
+    """A managed server's port (default: a free one)."""
+    max_concurrency: int = Field(16, ge=1)
+    request_timeout_s: float = Field(600.0, gt=0)
+    start_timeout_s: float = Field(900.0, gt=0)
+
+    @model_validator(mode="after")
+    def _one_server(self) -> ServerSpec:
+        _exactly_one(self, ("start", "command", "base_url"))
+        if self.base_url is not None and self.model is None:
+            raise ValueError("a server at base_url needs the model name it serves (model)")
+        return self
+
+
 class WaiverSpec(_Spec):
     """A regression accepted only on some devices (a kernel that rounds worse on one CPU kind)."""
 
@@ -172,6 +201,9 @@ class VariantSpec(_Spec):
     applies to): the test is expected to fail, and fails the run if it passes, so a waiver is
     removed once the regression is gone."""
     description: str | None = None
+    """Shown in the report beside the variant."""
+    server: ServerSpec | None = None
+    """Serve this variant over HTTP instead of loading it in-process (overrides the family's)."""
 
 
 class FamilySpec(_Spec):
@@ -182,6 +214,8 @@ class FamilySpec(_Spec):
     """Where the variants' published numbers come from."""
     chat: ChatSpec | None = None
     engine: EngineArgs = EngineArgs()
+    server: ServerSpec | None = None
+    """Serve the family's variants over HTTP (a variant's own ``server`` overrides it)."""
     benchmarks: dict[str, BenchmarkSpec]
     variants: dict[str, VariantSpec]
 

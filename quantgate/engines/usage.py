@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
+import statistics
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
@@ -19,6 +21,8 @@ class Usage:
     gpu_peak_mib: float | None
     """Most device memory in use on the worker's GPUs while the test ran (None without a GPU).
     vLLM reserves its share of memory at load, so this is mostly that reservation."""
+    serving: dict[str, Any] | None = None
+    """A served engine's request latencies and throughput (serving_summary)."""
 
 
 class PeakGpuMemory:
@@ -53,15 +57,60 @@ class PeakGpuMemory:
             self._note(self.read())
 
 
-def usage(engine: Any, tokens_before: int | None, wall_s: float, memory: PeakGpuMemory) -> Usage:
-    """The test's usage from the engine's token counter (engines without one count nothing)."""
+def usage(
+    engine: Any, tokens_before: int | None, wall_s: float, memory: PeakGpuMemory, served_before: int | None = None
+) -> Usage:
+    """The test's usage from the engine's token counter (engines without one count nothing) and,
+    for a served engine, its requests since ``served_before``."""
     counter = getattr(engine, "tokens", None)
     if counter is None or tokens_before is None:
         return Usage(None, None, memory.peak_mib)
     tokens = counter.total - tokens_before
-    return Usage(tokens, tokens / wall_s if wall_s > 0 and tokens else None, memory.peak_mib)
+    serving = None
+    if served_before is not None:
+        serving = serving_summary(engine.serving_log.since(served_before), engine.concurrency)
+    return Usage(tokens, tokens / wall_s if wall_s > 0 and tokens else None, memory.peak_mib, serving)
+
+
+def served_so_far(engine: Any) -> int | None:
+    log = getattr(engine, "serving_log", None)
+    return None if log is None else len(log.entries)
 
 
 def tokens_so_far(engine: Any) -> int | None:
     counter = getattr(engine, "tokens", None)
     return None if counter is None else int(counter.total)
+
+
+@dataclass(frozen=True)
+class Served:
+    """One request as it was served."""
+
+    started: float
+    latency_s: float
+    output_tokens: int
+
+
+@dataclass
+class ServingLog:
+    entries: list[Served] = field(default_factory=list)
+
+    def since(self, start: int) -> list[Served]:
+        return self.entries[start:]
+
+
+def serving_summary(entries: Sequence[Served], concurrency: int) -> dict[str, Any] | None:
+    """Latency percentiles and throughput of a test's requests (non-streaming: no time to first token)."""
+    if not entries:
+        return None
+    latencies = sorted(e.latency_s for e in entries)
+    span = max(e.started + e.latency_s for e in entries) - min(e.started for e in entries)
+    output = sum(e.output_tokens for e in entries)
+    return {
+        "requests": len(entries),
+        "concurrency": concurrency,
+        "latency_p50_ms": round(1000 * statistics.median(latencies), 1),
+        "latency_p95_ms": round(1000 * latencies[min(len(latencies) - 1, math.ceil(0.95 * len(latencies)) - 1)], 1),
+        "requests_per_s": round(len(entries) / span, 2) if span > 0 else None,
+        "output_tokens_per_s": round(output / span, 1) if span > 0 else None,
+    }

@@ -39,6 +39,7 @@ def outcome_properties(case: Case, outcome: Outcome | None) -> dict[str, Any]:
         "waiver": case.waiver,
         "family_description": case.variant.description,
         "published_source": case.variant.published_source,
+        "variant_description": case.variant.variant_description,
         "status": outcome.status if outcome else None,
         "message": outcome.message if outcome else None,
     }
@@ -105,6 +106,7 @@ def _decided(outcome: Outcome) -> dict[str, Any]:
             tokens=u.tokens,
             tokens_per_s=round(u.tokens_per_s, 1) if u.tokens_per_s is not None else None,
             gpu_peak_mib=round(u.gpu_peak_mib) if u.gpu_peak_mib is not None else None,
+            serving=u.serving,
         )
     return fields
 

@@ -80,6 +80,17 @@ class Group(_Frozen):
     below_chance_p: float | None = None
 
 
+class Serving(_Frozen):
+    """A served engine's requests for one test (non-streaming: no time to first token)."""
+
+    requests: int
+    concurrency: int
+    latency_p50_ms: float
+    latency_p95_ms: float
+    requests_per_s: float | None = None
+    output_tokens_per_s: float | None = None
+
+
 class TestResult(_Frozen):
     """One accuracy test: a variant on a benchmark."""
 
@@ -96,6 +107,7 @@ class TestResult(_Frozen):
     waiver: str | None = Field(None, description="reason a known regression is accepted (an expected failure)")
     family_description: str | None = Field(None, description="the catalogue's description of the family")
     published_source: str | None = Field(None, description="where the family's published numbers come from")
+    variant_description: str | None = Field(None, description="the catalogue's description of the variant")
     status: Status | None = Field(
         None, description="quantgate's decision (waived and skipped are read from the outcome, never written)"
     )
@@ -141,6 +153,7 @@ class TestResult(_Frozen):
     tokens: int | None = None
     tokens_per_s: float | None = None
     gpu_peak_mib: float | None = None
+    serving: Serving | None = Field(None, description="request latency and throughput of a served variant")
     notes: list[str] = []
     worker: str | None = None
     cuda_visible_devices: str | None = None

@@ -22,6 +22,12 @@ def vllm_loader(settings: Settings) -> Callable[[Variant], Engine]:
         check_fits(variant.key, variant.engine_args, cuda_device_count())
         model, revision = resolve_checkpoint(variant.checkpoint, settings.cache_dir)
         log = settings.report_dir / "engine-logs" / f"{variant.key}.log"
+        if variant.server is not None:
+            from quantgate.engines.server import load_server
+
+            args = effective_engine_args(variant.engine_args)
+            return load_server(variant.server, model=model, name=variant.key, revision=revision, engine_args=args,
+                               log_path=log)  # fmt: skip
         return load_vllm(
             model, revision=revision, engine_args=variant.engine_args, progress=settings.progress, log_path=log
         )
@@ -73,4 +79,13 @@ class EngineManager:
 def expected_engine_info(variant: Variant) -> EngineInfo:
     """The engine facts a cached run records when no engine was loaded for it."""
     device = "cuda" if cuda_device_count() else "cpu"
-    return EngineInfo("vllm", installed_version(), device, device_name(), effective_engine_args(variant.engine_args))
+    args = effective_engine_args(variant.engine_args)
+    server = variant.server
+    if server is None:
+        return EngineInfo("vllm", installed_version(), device, device_name(), args)
+    settings = {**args, "served_model": server.model or variant.key, "max_concurrency": server.max_concurrency}
+    if server.base_url is not None:
+        return EngineInfo("server", "unknown", "remote", server.base_url.rstrip("/").removesuffix("/v1"), settings)
+    if server.start == "vllm":
+        return EngineInfo("vllm-server", installed_version(), device, device_name(), settings)
+    return EngineInfo("server", "unknown", device, device_name(), settings)

@@ -31,7 +31,9 @@ def variant_fingerprint(variant: Variant, cache_dir: Path) -> dict:
     files = []
     if local and Path(local).is_dir():
         files = sorted((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in Path(local).iterdir() if f.is_file())
+    served = {"server": variant.server.model_dump(exclude_none=True)} if variant.server else {}
     return {
+        **served,
         "checkpoint": checkpoint.model_dump(exclude_none=True),
         "files": files,
         "engine_args": effective_engine_args(variant.engine_args),

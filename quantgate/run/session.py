@@ -32,7 +32,7 @@ from quantgate.catalogue.model import Case, Variant
 from quantgate.checkpoints.resolve import resolve_checkpoint
 from quantgate.data.sources import load_splits
 from quantgate.engines import Engine, EngineInfo
-from quantgate.engines.usage import PeakGpuMemory, tokens_so_far, usage
+from quantgate.engines.usage import PeakGpuMemory, served_so_far, tokens_so_far, usage
 from quantgate.errors import BaselineError
 from quantgate.files import utc_now, write_text_atomic
 from quantgate.gate.decision import compare
@@ -189,12 +189,12 @@ class Evaluator:
         self, case: Case, prepared: PreparedBenchmark, baseline: Baseline | None, engine: Engine | None
     ) -> Outcome:
         cache = self.result_cache(case, prepared)
-        tokens_before = tokens_so_far(engine)
+        tokens_before, served_before = tokens_so_far(engine), served_so_far(engine)
         with PeakGpuMemory() as memory:
             result = run(
                 prepared, engine, cache, progress=self.settings.progress, order_seed=self.settings.request_order
             )
-        cost = usage(engine, tokens_before, result.wall_s, memory)
+        cost = usage(engine, tokens_before, result.wall_s, memory, served_before)
         items_file = self.write_items(case, result)
         label = f"{case.variant.key} on {case.benchmark}"
         rule = case.spec.gate.rule()

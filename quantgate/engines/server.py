@@ -1,0 +1,281 @@
+"""An engine behind an OpenAI-compatible HTTP API: a server quantgate starts for the variant
+(``vllm serve``, or a command template) or one already running (``base_url``).
+
+Requests are sent as token ids, tokenized here with the checkpoint's own tokenizer exactly as the
+in-process engine does, so both score the same tokens: generation through ``/v1/completions``
+(greedy, stop strings, max tokens), continuation and rolling log-likelihoods through vLLM's
+``prompt_logprobs`` extension, and next-token letter scores from the top log-probabilities of a
+one-token completion (ids, through ``return_tokens_as_token_ids``). A server that returns no prompt
+log-probabilities (llama.cpp's ``llama-server``, for one) is refused for the tasks that need them,
+before any is scored.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from quantgate.engines import device as machine
+from quantgate.engines.base import EngineInfo, Release, TokenCount
+from quantgate.engines.http_client import CompletionsClient
+from quantgate.engines.server_process import ManagedServer, check_port_free, free_port, templated, vllm_serve_command
+from quantgate.engines.tokens import encode_pair, pair_texts, rolling_windows
+from quantgate.engines.vllm_engine import GPU_RELEASE_SLACK_MIB, RELEASE_TIMEOUT_S
+from quantgate.errors import EngineError, EngineLoadError
+from quantgate.records import (
+    Generation,
+    GenerationRequest,
+    LoglikelihoodRequest,
+    NextTokenRequest,
+    RollingLoglikelihoodRequest,
+)
+
+TOP_LOGPROBS = 20  # vLLM's default max_logprobs
+
+
+class ServerEngine:
+    def __init__(
+        self,
+        client: CompletionsClient,
+        model: str,
+        tokenizer: Any,
+        info: EngineInfo,
+        load_s: float,
+        server: ManagedServer | None = None,
+    ):
+        self._client, self._model, self._tokenizer, self._server = client, model, tokenizer, server
+        self.info, self.load_s = info, load_s
+        self.tokens = TokenCount()
+        card = next(m for m in client.get("/v1/models")["data"] if m["id"] == model)
+        self._max_len = int(card.get("max_model_len") or tokenizer.model_max_length)
+        self._prompt_logprobs: bool | None = None
+
+    @property
+    def serving_log(self) -> Any:
+        return self._client.log
+
+    @property
+    def concurrency(self) -> int:
+        return self._client.concurrency
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        encode = self._batch_encoder(r.prompt for r in requests)
+        prompts = [encode(r.prompt) for r in requests]
+        self._check_lengths([len(p) + r.max_tokens for p, r in zip(prompts, requests)], "prompt + max_tokens")
+        bodies = [
+            {"model": self._model, "prompt": p, "max_tokens": r.max_tokens, "temperature": 0.0,
+             **({"stop": list(r.stop)} if r.stop else {})}
+            for p, r in zip(prompts, requests)
+        ]  # fmt: skip
+        answers = self._client.complete(bodies)
+        self._count(prompts, answers)
+        return [
+            Generation(a["choices"][0]["text"], a["choices"][0].get("finish_reason") or "stop", _generated(a))
+            for a in answers
+        ]
+
+    def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[float]:
+        encode = self._batch_encoder(t for r in requests for t in pair_texts(r.context, r.continuation))
+        pairs = [encode_pair(encode, r.context, r.continuation) for r in requests]
+        return self._sequence_logprobs([(ctx + cont, len(ctx)) for ctx, cont in pairs], "log-likelihood")
+
+    def next_token_logprobs(self, requests: Sequence[NextTokenRequest]) -> list[dict[str, float]]:
+        """The candidates' log-probabilities at the position after the context, read from the top
+        ``TOP_LOGPROBS`` of one one-token completion per request (as the in-process engine reads
+        them from its one decoding step); a request whose candidates are not all among them is
+        scored as [context + candidate] sequences instead."""
+        contexts, candidate_ids = [], []
+        encode = self._batch_encoder(t for r in requests for c in r.candidates for t in pair_texts(r.context, c))
+        for r in requests:
+            ctx: list[int] = []
+            ids: list[int] = []
+            for candidate in r.candidates:
+                ctx, cont = encode_pair(encode, r.context, candidate)
+                if len(cont) != 1:
+                    raise EngineError(
+                        f"candidate {candidate!r} is {len(cont)} tokens after the context {r.context[-40:]!r}; "
+                        "next-token scoring needs single-token candidates"
+                    )
+                ids.append(cont[0])
+            contexts.append(ctx)
+            candidate_ids.append(ids)
+        self._check_lengths([len(c) + 1 for c in contexts], "context + 1")
+        bodies = [
+            {"model": self._model, "prompt": ctx, "max_tokens": 1, "temperature": 0.0, "logprobs": TOP_LOGPROBS,
+             "return_tokens_as_token_ids": True}
+            for ctx in contexts
+        ]  # fmt: skip
+        answers = self._client.complete(bodies)
+        self._count(contexts, answers)
+        found: list[dict[str, float] | None] = []
+        for r, ids, answer in zip(requests, candidate_ids, answers):
+            top = _top_logprobs(answer)
+            found.append({c: top[i] for c, i in zip(r.candidates, ids)} if all(i in top for i in ids) else None)
+        missing = [k for k, values in enumerate(found) if values is None]
+        if missing:
+            sequences = [(contexts[k] + [i], len(contexts[k])) for k in missing for i in candidate_ids[k]]
+            values = iter(self._sequence_logprobs(sequences, "next-token"))
+            for k in missing:
+                found[k] = {c: next(values) for c in requests[k].candidates}
+        return [values for values in found if values is not None]
+
+    def loglikelihood_rolling(self, requests: Sequence[RollingLoglikelihoodRequest]) -> list[float]:
+        prefix = self._tokenizer.bos_token_id
+        prefix = self._tokenizer.eos_token_id if prefix is None else prefix
+        windows = [rolling_windows(list(self._tokenizer.encode(r.text)), prefix, self._max_len - 2) for r in requests]
+        values = iter(self._sequence_logprobs([w for doc in windows for w in doc], "rolling log-likelihood"))
+        return [math.fsum(next(values) for _ in doc) for doc in windows]
+
+    def _sequence_logprobs(self, sequences: list[tuple[list[int], int]], kind: str) -> list[float]:
+        self._require_prompt_logprobs(kind)
+        self._check_lengths([len(tokens) for tokens, _ in sequences], "context + continuation")
+        unique = list(dict.fromkeys((tuple(tokens), start) for tokens, start in sequences))
+        bodies = [
+            {"model": self._model, "prompt": list(t), "max_tokens": 1, "temperature": 0.0, "prompt_logprobs": 0}
+            for t, _ in unique
+        ]
+        answers = self._client.complete(bodies)
+        self._count([list(t) for t, _ in unique], answers)
+        sums = {}
+        for (tokens, start), answer in zip(unique, answers):
+            rows = answer["choices"][0].get("prompt_logprobs")
+            if rows is None:
+                raise EngineError(f"{self._client.base_url}: no prompt log-probabilities in the answer")
+            sums[(tokens, start)] = math.fsum(
+                float(rows[pos][str(tokens[pos])]["logprob"]) for pos in range(start, len(tokens))
+            )
+        return [sums[(tuple(tokens), start)] for tokens, start in sequences]
+
+    def _require_prompt_logprobs(self, kind: str) -> None:
+        """Ask once, with a two-token prompt, whether the server returns prompt log-probabilities."""
+        if self._prompt_logprobs is None:
+            probe = {"model": self._model, "prompt": list(self._tokenizer.encode("a b"))[:2] or [0, 0],
+                     "max_tokens": 1, "temperature": 0.0, "prompt_logprobs": 0}  # fmt: skip
+            answer = self._client.complete([probe])[0]
+            self._prompt_logprobs = answer["choices"][0].get("prompt_logprobs") is not None
+        if not self._prompt_logprobs:
+            raise EngineError(
+                f"{kind} scoring needs prompt log-probabilities, and the server at {self._client.base_url} returns "
+                "none (vLLM's prompt_logprobs extension); run this task in-process or on a vLLM server"
+            )
+
+    def _count(self, prompts: Sequence[list[int]], answers: Sequence[dict[str, Any]]) -> None:
+        self.tokens.prompt += sum(len(p) for p in prompts)
+        self.tokens.generated += sum(_generated(a) for a in answers)
+
+    def _batch_encoder(self, texts: Iterable[str]) -> Callable[[str], list[int]]:
+        unique = list(dict.fromkeys(texts))
+        table = dict(zip(unique, self._tokenizer(unique)["input_ids"])) if unique else {}
+        return lambda text: list(table[text]) if text in table else list(self._tokenizer.encode(text))
+
+    def _check_lengths(self, lengths: Sequence[int], what: str) -> None:
+        over = [(i, n) for i, n in enumerate(lengths) if n > self._max_len]
+        if over:
+            i, n = over[0]
+            raise EngineError(
+                f"{len(over)} of {len(lengths)} requests exceed the server's max_model_len={self._max_len} "
+                f"({what}); the first is request {i} with {n} tokens"
+            )
+
+    def close(self) -> Release:
+        """Stop a managed server's processes and wait for the GPU memory it held (an external server
+        is left running)."""
+        start = time.perf_counter()
+        self._client.close()
+        if self._server is None:
+            return Release(time.perf_counter() - start, 0, None, None)
+        exited = self._server.stop()
+        before, used = self._server.gpu_before, machine.gpu_used_mib()
+        while before is not None and used is not None and used > before + GPU_RELEASE_SLACK_MIB:
+            if time.perf_counter() - start > RELEASE_TIMEOUT_S:
+                raise EngineError(f"GPU memory not released: {used:.0f} MiB in use after the server stopped, "
+                                  f"{before:.0f} MiB before it started")  # fmt: skip
+            time.sleep(0.5)
+            used = machine.gpu_used_mib()
+        return Release(time.perf_counter() - start, exited, before, used)
+
+
+def _top_logprobs(answer: dict[str, Any]) -> dict[int, float]:
+    """Token id -> log-probability of the first generated position (``token_id:N`` keys)."""
+    logprobs = answer["choices"][0].get("logprobs") or {}
+    rows = logprobs.get("top_logprobs") or [None]
+    top = rows[0] or {}
+    return {
+        int(key.removeprefix("token_id:")): float(value) for key, value in top.items() if key.startswith("token_id:")
+    }
+
+
+def _generated(answer: dict[str, Any]) -> int:
+    return int((answer.get("usage") or {}).get("completion_tokens") or 0)
+
+
+def load_server(
+    spec: Any,
+    *,
+    model: str,
+    name: str,
+    revision: str | None,
+    engine_args: dict[str, Any],
+    log_path: Path,
+) -> ServerEngine:
+    """Start the variant's server (``spec.start`` / ``spec.command``) or connect to ``spec.base_url``."""
+    from transformers import AutoTokenizer
+
+    started = time.perf_counter()
+    api_key = os.environ.get(spec.api_key_env) if spec.api_key_env else None
+    if spec.api_key_env and api_key is None:
+        raise EngineLoadError(f"server API key: environment variable {spec.api_key_env} is not set")
+    server = None
+    if spec.base_url is None:
+        port = spec.port or free_port()
+        check_port_free(port)
+        if spec.start == "vllm":
+            command = vllm_serve_command(model, name, port, revision, engine_args)
+        else:
+            command = templated(spec.command, model=model, port=str(port), name=name)
+        server = ManagedServer(command, port, log_path, spec.start_timeout_s)
+        base_url, served = server.base_url, name
+    else:
+        base_url, served = spec.base_url, spec.model
+    client = CompletionsClient(base_url, api_key=api_key, timeout_s=spec.request_timeout_s,
+                               concurrency=spec.max_concurrency)  # fmt: skip
+    try:
+        info = server_info(client, served, spec, engine_args, managed=server is not None)
+        tokenizer = AutoTokenizer.from_pretrained(
+            spec.tokenizer or engine_args.get("tokenizer") or model, revision=revision,
+            trust_remote_code=bool(engine_args.get("trust_remote_code", False)),
+        )  # fmt: skip
+        return ServerEngine(client, served, tokenizer, info, time.perf_counter() - started, server)
+    except Exception:
+        client.close()
+        if server is not None:
+            server.stop()
+        raise
+
+
+def server_info(
+    client: CompletionsClient, served: str, spec: Any, engine_args: dict[str, Any], managed: bool
+) -> EngineInfo:
+    """The engine facts for provenance: the server's models and version; a served name it does not
+    know is refused here."""
+    try:
+        models = [m["id"] for m in client.get("/v1/models")["data"]]
+    except EngineError as exc:
+        raise EngineLoadError(f"server at {client.base_url}: {exc}") from exc
+    if served not in models:
+        raise EngineLoadError(f"server at {client.base_url} serves {models}, not the model {served!r} named")
+    try:
+        version = str(client.get("/version").get("version", "unknown"))
+    except EngineError:
+        version = "unknown"
+    settings = {**engine_args, "served_model": served, "server_models": models}
+    settings["max_concurrency"] = spec.max_concurrency
+    if managed:
+        kind = "vllm-server" if spec.start == "vllm" else "server"
+        device = "cuda" if machine.cuda_device_count() else "cpu"
+        return EngineInfo(kind, version, device, machine.device_name(), settings)
+    return EngineInfo("server", version, "remote", client.base_url, settings)
