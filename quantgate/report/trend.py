@@ -1,10 +1,6 @@
-"""The trend page: each (variant, benchmark) across the runs of a history.
-
-    quantgate trend reports/history.sqlite --out reports/trend.html [-k qwen3-8b]
-
-One chart per test (score per run with its interval, BF16's baseline dashed, points coloured by
-decision, a run that moved more than its noise ringed) and a table of the runs under it. Exits 2
-when the history holds no run.
+"""The trend page: one chart per (variant, benchmark) across a history's runs (score with its
+interval, BF16's baseline dashed, points coloured by decision, a run that moved more than its noise
+ringed) and a table of the runs under it (the ``quantgate trend`` command, quantgate.cli.trend).
 """
 
 from __future__ import annotations
