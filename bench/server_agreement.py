@@ -56,10 +56,17 @@ def score(engine, benches) -> dict:
     from quantgate.run.runner import run
 
     found = {}
+    served_before = 0
     for name, bench in benches:
         start = time.perf_counter()
         result = run(bench, engine)
         found[name] = ({i.id: (i.scores, i.extracted) for i in result.items}, time.perf_counter() - start)
+        log = getattr(engine, "serving_log", None)
+        if log is not None:
+            from quantgate.engines.usage import serving_summary
+
+            found[name] += (serving_summary(log.since(served_before), engine.concurrency),)
+            served_before = len(log.entries)
         print(f"{engine.info.name} {name}: {len(result.items)} items in {found[name][1]:.1f} s", flush=True)
     return found
 
@@ -84,6 +91,8 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=200, help="items per choice benchmark")
     parser.add_argument("--generation-limit", type=int, default=50, help="GSM8K-style items")
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--prompts-per-request", type=int, default=16)
+    parser.add_argument("--stream", action="store_true", help="stream generations (time to first token)")
     parser.add_argument("--gpu", action="store_true")
     parser.add_argument("--model", type=Path, default=None, help="default: the embedded BF16 checkpoint")
     parser.add_argument("--dummy", action="store_true", help="random weights (a stand-in's size, not its answers)")
@@ -94,18 +103,19 @@ def main() -> int:
     in_process = load_vllm(model, revision=None, engine_args=engine_kwargs)
     ours = score(in_process, benches)
     in_process.close()
-    spec = ServerSpec(start="vllm", max_concurrency=args.concurrency)
+    spec = ServerSpec(start="vllm", max_concurrency=args.concurrency, prompts_per_request=args.prompts_per_request,
+                      stream=args.stream)  # fmt: skip
     log = args.out.with_suffix(".server.log")
     served_engine = load_server(spec, model=model, name="bench", revision=None, engine_args=engine_kwargs, log_path=log)
     served = score(served_engine, benches)
     served_engine.close()
     rows = {}
     for name, _ in benches:
-        (mine, wall), (theirs, served_wall) = ours[name], served[name]
+        (mine, wall), (theirs, served_wall, serving) = ours[name], served[name]
         agree = sum(same(name, mine[i], theirs[i]) for i in mine)
         rows[name] = {"items": len(mine), "agree": agree, "agreement": round(agree / len(mine), 4),
                       "in_process_s": round(wall, 2), "served_s": round(served_wall, 2),
-                      "wall_ratio": round(served_wall / wall, 3)}  # fmt: skip
+                      "wall_ratio": round(served_wall / wall, 3), "serving": serving}  # fmt: skip
         if name == "wikitext":
             key = next(iter(next(iter(mine.values()))[0]))
             rows[name]["max_relative_difference"] = max(
@@ -115,7 +125,8 @@ def main() -> int:
     total = sum(r["agree"] for r in rows.values()) / sum(r["items"] for r in rows.values())
     write_json_atomic(args.out, {
         "created": utc_now(), "command": " ".join(sys.argv), "device": device_name(), "python": platform.python_version(),
-        "engine_args": engine_kwargs, "concurrency": args.concurrency, "load_s": {"in_process": round(in_process.load_s, 1),
+        "engine_args": engine_kwargs, "concurrency": args.concurrency,
+        "prompts_per_request": args.prompts_per_request, "stream": args.stream, "load_s": {"in_process": round(in_process.load_s, 1),
         "served": round(served_engine.load_s, 1)}, "agreement": round(total, 4), "benchmarks": rows,
     })  # fmt: skip
     print(f"agreement over all items: {total:.2%}; written to {args.out}")

@@ -36,16 +36,32 @@ def answer(state: State, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         return 404, {"error": {"message": f"The model `{body.get('model')}` does not exist."}}
     if state.mode == "flaky" and count % 3 != 0:
         return 503, {"error": {"message": "overloaded"}}
+    prompts = body["prompt"] if body["prompt"] and isinstance(body["prompt"][0], list) else [body["prompt"]]
     if state.mode == "slow":
-        time.sleep(0.05 * (sum(body["prompt"]) % 5))  # answers finish out of order
-    prompt = body["prompt"]
-    choice: dict[str, Any] = {"index": 0, "text": f"The answer is {len(prompt)}.", "finish_reason": "stop"}
+        time.sleep(0.05 * (sum(map(sum, prompts)) % 5))  # answers finish out of order
+    choices = [dict(choice(state, body, prompt), index=i) for i, prompt in enumerate(prompts)]
+    usage = {"prompt_tokens": sum(map(len, prompts)), "completion_tokens": 5 * len(prompts)}
+    return 200, {"choices": choices, "usage": usage}
+
+
+def choice(state: State, body: dict[str, Any], prompt: list[int]) -> dict[str, Any]:
+    answer: dict[str, Any] = {"text": f"The answer is {len(prompt)}.", "finish_reason": "stop"}
     if body.get("logprobs") and body.get("return_tokens_as_token_ids") and state.mode != "no-logprobs":
         top = {f"token_id:{t}": logprob(t) for t in range(body["logprobs"])}  # the fake's top tokens: ids 0-19
-        choice["logprobs"] = {"top_logprobs": [top]}
+        answer["logprobs"] = {"top_logprobs": [top]}
     if body.get("prompt_logprobs") is not None and state.mode != "no-logprobs":
-        choice["prompt_logprobs"] = [None] + [{str(t): {"logprob": logprob(t), "rank": 1}} for t in prompt[1:]]
-    return 200, {"choices": [choice], "usage": {"prompt_tokens": len(prompt), "completion_tokens": 5}}
+        answer["prompt_logprobs"] = [None] + [{str(t): {"logprob": logprob(t), "rank": 1}} for t in prompt[1:]]
+    return answer
+
+
+def events(payload: dict[str, Any]) -> list[str]:
+    """A completion as server-sent events: a chunk a word, then usage, then [DONE]."""
+    words = payload["choices"][0]["text"].split(" ")
+    texts = [words[0]] + [" " + w for w in words[1:]]
+    chunks = [{"choices": [{"index": 0, "text": t, "finish_reason": None}]} for t in texts]
+    chunks[-1]["choices"][0]["finish_reason"] = payload["choices"][0]["finish_reason"]
+    chunks.append({"choices": [], "usage": payload["usage"]})
+    return [f"data: {json.dumps(c)}\n\n" for c in chunks] + ["data: [DONE]\n\n"]
 
 
 def handler(state: State) -> type[BaseHTTPRequestHandler]:
@@ -79,8 +95,19 @@ def handler(state: State) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            if self.authorized():
-                self.reply(*answer(state, body))
+            if not self.authorized():
+                return
+            status, payload = answer(state, body)
+            if status != 200 or not body.get("stream"):
+                self.reply(status, payload)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            for event in events(payload):
+                self.wfile.write(event.encode())
+                self.wfile.flush()
+                time.sleep(0.002)
 
     return Handler
 

@@ -168,6 +168,12 @@ class ServerSpec(_Spec):
     port: int | None = Field(None, ge=1, le=65535)
     """A managed server's port (default: a free one)."""
     max_concurrency: int = Field(16, ge=1)
+    prompts_per_request: int = Field(16, ge=1)
+    """Prompts sent in one ``/v1/completions`` request (its ``prompt`` a list of token lists); 1 for
+    a server that takes one prompt a request. Streamed generations always go one a request."""
+    stream: bool = False
+    """Stream generations (one prompt a request) to measure time to first token and inter-token
+    latency."""
     request_timeout_s: float = Field(600.0, gt=0)
     start_timeout_s: float = Field(900.0, gt=0)
 

@@ -7,6 +7,7 @@ becomes a wrong answer.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -40,12 +41,43 @@ class CompletionsClient:
         """POST /v1/completions for each body, at most ``concurrency`` at a time; answers in order."""
         return list(self._pool.map(self._timed_completion, bodies))
 
+    def stream(self, bodies: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Streamed completions of one prompt each, answers assembled as a non-streamed answer would
+        be; each request's time to first token and gaps between chunks go into the serving log."""
+        return list(self._pool.map(self._streamed_completion, bodies))
+
     def _timed_completion(self, body: dict[str, Any]) -> dict[str, Any]:
         started = time.perf_counter()
         answer = self._send("POST", "/v1/completions", body)
         tokens = int((answer.get("usage") or {}).get("completion_tokens") or 0)
         self.log.entries.append(Served(started, time.perf_counter() - started, tokens))
         return dict(answer)
+
+    def _streamed_completion(self, body: dict[str, Any]) -> dict[str, Any]:
+        body = {**body, "stream": True, "stream_options": {"include_usage": True}}
+        where = f"POST {self.base_url}/v1/completions (stream)"
+        for attempt in range(RETRIES + 1):
+            started = time.perf_counter()
+            try:
+                with self._http.stream("POST", "/v1/completions", json=body) as response:
+                    if response.status_code in RETRIED_STATUS and attempt < RETRIES:
+                        time.sleep(BACKOFF_S * 2**attempt)
+                        continue
+                    if response.status_code >= 400:
+                        response.read()
+                        raise EngineError(_refusal(where, response))
+                    answer, arrivals = _read_events(response.iter_lines(), where)
+            except (httpx.TimeoutException, httpx.TransportError) as exc:
+                if attempt == RETRIES:
+                    raise EngineError(f"{where}: {type(exc).__name__}: {exc} (after {RETRIES} retries)") from exc
+                time.sleep(BACKOFF_S * 2**attempt)
+                continue
+            tokens = int((answer.get("usage") or {}).get("completion_tokens") or 0)
+            first = arrivals[0] - started if arrivals else None
+            gaps = tuple(b - a for a, b in zip(arrivals, arrivals[1:]))
+            self.log.entries.append(Served(started, time.perf_counter() - started, tokens, first, gaps))
+            return answer
+        raise AssertionError("unreachable")
 
     def _send(self, method: str, path: str, body: dict[str, Any] | None) -> Any:
         where = f"{method} {self.base_url}{path}"
@@ -59,10 +91,8 @@ class CompletionsClient:
             else:
                 if response.status_code in RETRIED_STATUS and not last:
                     pass
-                elif response.status_code == 401:
-                    raise EngineError(f"{where}: 401 Unauthorized: the server refused the API key")
                 elif response.status_code >= 400:
-                    raise EngineError(f"{where}: HTTP {response.status_code}: {response.text[:500]}")
+                    raise EngineError(_refusal(where, response))
                 else:
                     return response.json()
             time.sleep(BACKOFF_S * 2**attempt)
@@ -71,3 +101,33 @@ class CompletionsClient:
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._http.close()
+
+
+def _refusal(where: str, response: httpx.Response) -> str:
+    if response.status_code == 401:
+        return f"{where}: 401 Unauthorized: the server refused the API key"
+    return f"{where}: HTTP {response.status_code}: {response.text[:500]}"
+
+
+def _read_events(lines: Any, where: str) -> tuple[dict[str, Any], list[float]]:
+    """A completion's server-sent events joined into one answer, and when each text chunk arrived."""
+    text: list[str] = []
+    finish, usage, arrivals = None, None, []
+    for line in lines:
+        if not line.startswith("data:"):
+            continue
+        payload = line.removeprefix("data:").strip()
+        if payload == "[DONE]":
+            break
+        event = json.loads(payload)
+        if "error" in event:
+            raise EngineError(f"{where}: the server failed mid-stream: {event['error']}")
+        usage = event.get("usage") or usage
+        for choice in event.get("choices") or []:
+            if choice.get("text"):
+                arrivals.append(time.perf_counter())
+                text.append(choice["text"])
+            finish = choice.get("finish_reason") or finish
+    else:
+        raise EngineError(f"{where}: the stream ended without [DONE]")
+    return {"choices": [{"index": 0, "text": "".join(text), "finish_reason": finish}], "usage": usage}, arrivals

@@ -46,8 +46,12 @@ class ServerEngine:
         info: EngineInfo,
         load_s: float,
         server: ManagedServer | None = None,
+        *,
+        prompts_per_request: int = 1,
+        stream: bool = False,
     ):
         self._client, self._model, self._tokenizer, self._server = client, model, tokenizer, server
+        self._per_request, self._stream = prompts_per_request, stream
         self.info, self.load_s = info, load_s
         self.tokens = TokenCount()
         card = next(m for m in client.get("/v1/models")["data"] if m["id"] == model)
@@ -71,12 +75,18 @@ class ServerEngine:
              **({"stop": list(r.stop)} if r.stop else {})}
             for p, r in zip(prompts, requests)
         ]  # fmt: skip
-        answers = self._client.complete(bodies)
-        self._count(prompts, answers)
-        return [
-            Generation(a["choices"][0]["text"], a["choices"][0].get("finish_reason") or "stop", _generated(a))
-            for a in answers
-        ]
+        if self._stream:
+            answers = self._client.stream(bodies)
+            self._count(prompts, answers)
+            choices = [a["choices"][0] for a in answers]
+            generated = [_generated(a) for a in answers]
+        else:
+            choices = self._complete(bodies)
+            # A request of several prompts reports usage for all together; a choice's own count is its
+            # token ids where the server returns them, else its text encoded again.
+            generated = [len(c.get("token_ids") or self._tokenizer.encode(c["text"], add_special_tokens=False))
+                         for c in choices]  # fmt: skip
+        return [Generation(c["text"], c.get("finish_reason") or "stop", n) for c, n in zip(choices, generated)]
 
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[float]:
         encode = self._batch_encoder(t for r in requests for t in pair_texts(r.context, r.continuation))
@@ -109,11 +119,10 @@ class ServerEngine:
              "return_tokens_as_token_ids": True}
             for ctx in contexts
         ]  # fmt: skip
-        answers = self._client.complete(bodies)
-        self._count(contexts, answers)
+        choices = self._complete(bodies)
         found: list[dict[str, float] | None] = []
-        for r, ids, answer in zip(requests, candidate_ids, answers):
-            top = _top_logprobs(answer)
+        for r, ids, choice in zip(requests, candidate_ids, choices):
+            top = _top_logprobs(choice)
             found.append({c: top[i] for c, i in zip(r.candidates, ids)} if all(i in top for i in ids) else None)
         missing = [k for k, values in enumerate(found) if values is None]
         if missing:
@@ -138,11 +147,10 @@ class ServerEngine:
             {"model": self._model, "prompt": list(t), "max_tokens": 1, "temperature": 0.0, "prompt_logprobs": 0}
             for t, _ in unique
         ]
-        answers = self._client.complete(bodies)
-        self._count([list(t) for t, _ in unique], answers)
+        choices = self._complete(bodies)
         sums = {}
-        for (tokens, start), answer in zip(unique, answers):
-            rows = answer["choices"][0].get("prompt_logprobs")
+        for (tokens, start), choice in zip(unique, choices):
+            rows = choice.get("prompt_logprobs")
             if rows is None:
                 raise EngineError(f"{self._client.base_url}: no prompt log-probabilities in the answer")
             sums[(tokens, start)] = math.fsum(
@@ -162,6 +170,27 @@ class ServerEngine:
                 f"{kind} scoring needs prompt log-probabilities, and the server at {self._client.base_url} returns "
                 "none (vLLM's prompt_logprobs extension); run this task in-process or on a vLLM server"
             )
+
+    def _complete(self, bodies: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Each body's choice, ``prompts_per_request`` bodies (same settings) sent as one request."""
+        requests: list[dict[str, Any]] = []
+        for body in bodies:
+            settings = {k: v for k, v in body.items() if k != "prompt"}
+            last = requests[-1] if requests else None
+            if last is not None and len(last["prompt"]) < self._per_request and last["settings"] == settings:
+                last["prompt"].append(body["prompt"])
+            else:
+                requests.append({"settings": settings, "prompt": [body["prompt"]]})
+        answers = self._client.complete([{**r["settings"], "prompt": r["prompt"]} for r in requests])
+        choices: list[dict[str, Any]] = []
+        for request, answer in zip(requests, answers):
+            got = sorted(answer.get("choices") or [], key=lambda c: c.get("index", 0))
+            if len(got) != len(request["prompt"]):
+                raise EngineError(f"{self._client.base_url}: {len(got)} choices for {len(request['prompt'])} prompts")
+            choices.extend(got)
+            self.tokens.generated += _generated(answer)
+        self.tokens.prompt += sum(len(b["prompt"]) for b in bodies)
+        return choices
 
     def _count(self, prompts: Sequence[list[int]], answers: Sequence[dict[str, Any]]) -> None:
         self.tokens.prompt += sum(len(p) for p in prompts)
@@ -191,9 +220,9 @@ class ServerEngine:
         return Release(time.perf_counter() - start, exited, before, used)
 
 
-def _top_logprobs(answer: dict[str, Any]) -> dict[int, float]:
+def _top_logprobs(choice: dict[str, Any]) -> dict[int, float]:
     """Token id -> log-probability of the first generated position (``token_id:N`` keys)."""
-    logprobs = answer["choices"][0].get("logprobs") or {}
+    logprobs = choice.get("logprobs") or {}
     rows = logprobs.get("top_logprobs") or [None]
     top = rows[0] or {}
     return {
@@ -241,7 +270,8 @@ def load_server(
             spec.tokenizer or engine_args.get("tokenizer") or model, revision=revision,
             trust_remote_code=bool(engine_args.get("trust_remote_code", False)),
         )  # fmt: skip
-        return ServerEngine(client, served, tokenizer, info, time.perf_counter() - started, server)
+        return ServerEngine(client, served, tokenizer, info, time.perf_counter() - started, server,
+                            prompts_per_request=spec.prompts_per_request, stream=spec.stream)  # fmt: skip
     except Exception:
         client.close()
         if server is not None:
@@ -265,7 +295,8 @@ def server_info(
     except EngineError:
         version = "unknown"
     settings = {**engine_args, "served_model": served, "server_models": models}
-    settings["max_concurrency"] = spec.max_concurrency
+    settings.update(max_concurrency=spec.max_concurrency, prompts_per_request=spec.prompts_per_request,
+                    stream=spec.stream)  # fmt: skip
     if managed:
         kind = "vllm-server" if spec.start == "vllm" else "server"
         device = "cuda" if machine.cuda_device_count() else "cpu"

@@ -89,6 +89,10 @@ class Served:
     started: float
     latency_s: float
     output_tokens: int
+    first_token_s: float | None = None
+    """Streamed requests: time to the first text chunk."""
+    inter_token_s: tuple[float, ...] = ()
+    """Streamed requests: the gaps between text chunks (vLLM sends one token a chunk by default)."""
 
 
 @dataclass
@@ -100,17 +104,29 @@ class ServingLog:
 
 
 def serving_summary(entries: Sequence[Served], concurrency: int) -> dict[str, Any] | None:
-    """Latency percentiles and throughput of a test's requests (non-streaming: no time to first token)."""
+    """Latency percentiles and throughput of a test's requests; time to first token and inter-token
+    latency where its generations were streamed."""
     if not entries:
         return None
-    latencies = sorted(e.latency_s for e in entries)
     span = max(e.started + e.latency_s for e in entries) - min(e.started for e in entries)
     output = sum(e.output_tokens for e in entries)
-    return {
+    summary = {
         "requests": len(entries),
         "concurrency": concurrency,
-        "latency_p50_ms": round(1000 * statistics.median(latencies), 1),
-        "latency_p95_ms": round(1000 * latencies[min(len(latencies) - 1, math.ceil(0.95 * len(latencies)) - 1)], 1),
+        **_percentiles_ms("latency", [e.latency_s for e in entries]),
         "requests_per_s": round(len(entries) / span, 2) if span > 0 else None,
         "output_tokens_per_s": round(output / span, 1) if span > 0 else None,
     }
+    first = [e.first_token_s for e in entries if e.first_token_s is not None]
+    gaps = [gap for e in entries for gap in e.inter_token_s]
+    if first:
+        summary.update(_percentiles_ms("ttft", first))
+    if gaps:
+        summary.update(_percentiles_ms("itl", gaps))
+    return summary
+
+
+def _percentiles_ms(name: str, seconds: Sequence[float]) -> dict[str, float]:
+    ordered = sorted(seconds)
+    p95 = ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)]
+    return {f"{name}_p50_ms": round(1000 * statistics.median(ordered), 1), f"{name}_p95_ms": round(1000 * p95, 1)}

@@ -32,7 +32,7 @@ COLUMNS = (
     ("load_s", "Load (s)"),
     ("tokens_per_s", "Tokens/s"),
     ("gpu_peak_mib", "GPU peak (MiB)"),
-    ("serving", "Served: p50 / p95 ms, req/s"),
+    ("serving", "Served: p50 / p95 ms, req/s; streamed: TTFT, ITL p50"),
 )
 
 UNDERPOWERED = '<span class="underpowered" style="color:#b35c00;font-weight:bold">UNDERPOWERED</span>'
@@ -62,8 +62,7 @@ def _cell(result: TestResult | None, key: str) -> str:
     if key == "lost_gained":
         return result.lost_gained_text()
     if key == "serving":
-        s = result.serving
-        return "" if s is None else f"{s.latency_p50_ms:,.0f} / {s.latency_p95_ms:,.0f}, {s.requests_per_s or 0:.2f}"
+        return "" if result.serving is None else html.escape(result.serving.text())
     if key == "power":
         return "" if result.underpowered is None else UNDERPOWERED if result.underpowered else "ok"
     value = getattr(result, key)

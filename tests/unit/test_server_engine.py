@@ -66,6 +66,41 @@ def test_each_request_kind_scores_the_tokens_the_in_process_engine_would(tmp_pat
     server.shutdown()
 
 
+def test_prompts_go_several_to_a_request_with_the_same_scores_as_one_by_one(tmp_path):
+    server, state = fake_server.start(mode="slow")
+    requests = [LoglikelihoodRequest("Question: 2+2=", f" {n}") for n in range(40)]
+    one_by_one = load(external(server, prompts_per_request=1), tmp_path)
+    expected = one_by_one.loglikelihood(requests)
+    assert state.completions == 1 + 40  # the prompt log-probability probe, then a request a prompt
+    batched = load(external(server, prompts_per_request=16), tmp_path)
+    state.completions = 0
+    assert batched.loglikelihood(requests) == expected
+    assert state.completions == 1 + 3  # 16 + 16 + 8
+    prompts = [GenerationRequest(f"Q: {n}+1?", 16, ("\n",)) for n in range(5)]
+    assert [g.text for g in batched.generate(prompts)] == [g.text for g in one_by_one.generate(prompts)]
+    assert batched.tokens.prompt == one_by_one.tokens.prompt
+    for engine in (one_by_one, batched):
+        engine.close()
+    server.shutdown()
+
+
+def test_streamed_generations_measure_time_to_first_token_and_inter_token_latency(tmp_path):
+    server, _ = fake_server.start()
+    streamed = load(external(server, stream=True, max_concurrency=2), tmp_path)
+    plain = load(external(server), tmp_path)
+    prompts = [GenerationRequest(f"Q: {n}+1?", 16, ("\n",)) for n in range(4)]
+    got = streamed.generate(prompts)
+    assert [(g.text, g.finish_reason) for g in got] == [(g.text, g.finish_reason) for g in plain.generate(prompts)]
+    assert all(g.num_tokens == 5 for g in got)  # the usage the stream's last event carried
+    summary = serving_summary(streamed.serving_log.entries, 2)
+    assert summary["requests"] == 4 and 0 < summary["ttft_p50_ms"] <= summary["latency_p50_ms"]
+    assert 0 < summary["itl_p50_ms"] <= summary["itl_p95_ms"]  # 4 words: 3 gaps a request
+    assert "ttft_p50_ms" not in serving_summary(plain.serving_log.entries, 16)
+    for engine in (streamed, plain):
+        engine.close()
+    server.shutdown()
+
+
 def test_transient_failures_are_retried_and_a_lasting_one_is_an_error(tmp_path, monkeypatch):
     server, state = fake_server.start(mode="flaky")  # two 503s, then an answer
     engine = load(external(server), tmp_path)
