@@ -20,7 +20,17 @@ from pydantic import BaseModel, ValidationError
 
 from quantgate.benchmarks import REGISTRY
 from quantgate.catalogue.model import Case, Catalogue, Variant
-from quantgate.catalogue.spec import NAME, TAG, BenchmarkSpec, CatalogueFile, Checkpoint, SourceSpec, WaiverSpec
+from quantgate.catalogue.spec import (
+    NAME,
+    TAG,
+    BenchmarkSpec,
+    CatalogueFile,
+    Checkpoint,
+    FamilySpec,
+    SourceSpec,
+    VariantSpec,
+    WaiverSpec,
+)
 from quantgate.catalogue.yamlfile import KeyPath, dotted, line_of, load_yaml
 from quantgate.data.packaged import PACKAGED
 from quantgate.data.sources import FilesSource, HubSource, PackagedSource, Source
@@ -199,6 +209,7 @@ def _semantic_problems(spec: CatalogueFile) -> list[tuple[KeyPath, str]]:
                         f"must name another variant with its own checkpoint, not {same_as!r}",
                     )
                 )
+            problems.extend((where + key, why) for key, why in _runtime_problems(var, fam))
             for i, tag in enumerate(var.scheme):
                 if not TAG.match(tag):
                     problems.append(
@@ -221,6 +232,23 @@ def _semantic_problems(spec: CatalogueFile) -> list[tuple[KeyPath, str]]:
                         )
                     )
     return problems
+
+
+def _runtime_problems(var: VariantSpec, fam: FamilySpec) -> list[tuple[KeyPath, str]]:
+    """A GGUF checkpoint runs in llama.cpp or, said explicitly, dequantized for vLLM; llama.cpp runs
+    nothing else; a variant is served or run in llama.cpp, not both."""
+    checkpoint = var.checkpoint
+    if checkpoint.same_as and checkpoint.same_as in fam.variants:
+        checkpoint = fam.variants[checkpoint.same_as].checkpoint
+    if var.llama_cpp is not None and (var.server or fam.server):
+        return [(("llama_cpp",), "a variant runs in llama.cpp or is served over HTTP, not both")]
+    if var.llama_cpp is not None and (not checkpoint.is_gguf or checkpoint.dequantize):
+        return [(("llama_cpp",), "llama.cpp runs a GGUF checkpoint (file:, or a path or embedded name ending .gguf)")]
+    if var.llama_cpp is None and checkpoint.is_gguf and not checkpoint.dequantize:
+        why = ("a GGUF checkpoint runs in llama.cpp (add llama_cpp: {}) or, to measure only its rounding in "
+               "vLLM, dequantized (checkpoint dequantize: true)")  # fmt: skip
+        return [(("checkpoint",), why)]
+    return []
 
 
 def _cases(spec: CatalogueFile, file: Path, lines: dict[KeyPath, int], device: str | None) -> list[Case]:
@@ -249,6 +277,8 @@ def _cases(spec: CatalogueFile, file: Path, lines: dict[KeyPath, int], device: s
                 published_source=fam.published_source,
                 variant_description=var.description,
                 server=var.server or fam.server,
+                llama_cpp=var.llama_cpp,
+                format=dict(var.format or {}),
                 published=dict(var.published or {}),
                 waivers=_waivers(var.waivers or {}, device),
             )

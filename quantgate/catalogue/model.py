@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from quantgate.catalogue.spec import BenchmarkSpec, ChatSpec, Checkpoint, ServerSpec
+from quantgate.catalogue.spec import BenchmarkSpec, ChatSpec, Checkpoint, LlamaCppSpec, ServerSpec
 from quantgate.data.sources import Source
 
 Requires = Literal["any", "cuda", "cpu"]
@@ -37,6 +37,10 @@ class Variant:
     variant_description: str | None = None
     server: ServerSpec | None = None
     """How the variant is served over HTTP; None: loaded in-process."""
+    llama_cpp: LlamaCppSpec | None = None
+    """Run in llama.cpp (a GGUF file) instead of vLLM."""
+    format: dict[str, Any] = field(default_factory=dict)
+    """The catalogue's format facts for the checkpoint (embedded builds add their own)."""
     published: dict[str, float] = field(default_factory=dict)
     """The publisher's numbers for this variant, by benchmark."""
     waivers: dict[str, str] = field(default_factory=dict)

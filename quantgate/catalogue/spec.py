@@ -91,11 +91,14 @@ class Checkpoint(_Spec):
     hub: str | None = None
     revision: str | None = None
     file: str | None = None
-    """A GGUF file in the hub repository: it is dequantized to a Hugging Face directory for vLLM."""
+    """A GGUF file in the hub repository: run by llama.cpp (the variant's ``llama_cpp``), or with
+    ``dequantize: true`` turned into a BF16 Hugging Face directory for vLLM."""
     path: str | None = None
     embedded: str | None = None
     same_as: str | None = None
     verified: bool = True
+    dequantize: bool = False
+    """A GGUF checkpoint's weights dequantized for vLLM: measures the rounding, not the GGUF runtime."""
 
     @model_validator(mode="after")
     def _one(self) -> Checkpoint:
@@ -104,7 +107,13 @@ class Checkpoint(_Spec):
             raise ValueError("revision and file apply to a hub checkpoint only")
         if self.file and not self.file.endswith(".gguf"):
             raise ValueError("file names a .gguf file")
+        if self.dequantize and not self.file:
+            raise ValueError("dequantize applies to a hub GGUF file (file:) only")
         return self
+
+    @property
+    def is_gguf(self) -> bool:
+        return any(str(x).endswith(".gguf") for x in (self.file, self.path, self.embedded) if x)
 
 
 class EngineArgs(_Spec):
@@ -185,6 +194,20 @@ class ServerSpec(_Spec):
         return self
 
 
+class LlamaCppSpec(_Spec):
+    """The variant's GGUF file runs in llama.cpp (llama-cpp-python), prompts tokenized by the
+    family's Hugging Face tokenizer as in vLLM."""
+
+    tokenizer: str | None = None
+    """A Hugging Face tokenizer (hub id or path); default: the family's reference checkpoint."""
+    n_ctx: int | None = Field(None, ge=16)
+    """Context length (default: the family's max_model_len, else 2048)."""
+    n_batch: int = Field(512, ge=1)
+    n_threads: int | None = Field(None, ge=1)
+    n_gpu_layers: int = 0
+    """Layers offloaded to a GPU by a CUDA build of llama.cpp (-1: all)."""
+
+
 class WaiverSpec(_Spec):
     """A regression accepted only on some devices (a kernel that rounds worse on one CPU kind)."""
 
@@ -210,6 +233,11 @@ class VariantSpec(_Spec):
     """Shown in the report beside the variant."""
     server: ServerSpec | None = None
     """Serve this variant over HTTP instead of loading it in-process (overrides the family's)."""
+    llama_cpp: LlamaCppSpec | None = None
+    """Run this variant's GGUF file in llama.cpp."""
+    format: dict[str, Any] | None = None
+    """Format facts of a checkpoint quantgate did not build (quant_method, bits, group_size,
+    activations, ...), recorded with every result; embedded builds carry their own."""
 
 
 class FamilySpec(_Spec):

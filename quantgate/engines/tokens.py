@@ -22,6 +22,28 @@ def encode_pair(encode: Encode, context: str, continuation: str) -> tuple[list[i
     return context_tokens, whole[len(context_tokens) :]
 
 
+def candidate_tokens(tokenizer: Any, requests: Sequence[Any]) -> tuple[list[list[int]], list[list[int]]]:
+    """Each next-token request's context tokens and its candidates' single token ids; a candidate
+    that is not one token after the context (or changes how the context is split) is refused."""
+    encode = batch_encoder(tokenizer, (t for r in requests for c in r.candidates for t in pair_texts(r.context, c)))
+    contexts, candidate_ids = [], []
+    for r in requests:
+        context: list[int] | None = None
+        ids = []
+        for candidate in r.candidates:
+            ctx_tokens, cont_tokens = encode_pair(encode, r.context, candidate)
+            if len(cont_tokens) != 1 or (context is not None and ctx_tokens != context):
+                raise EngineError(
+                    f"candidate {candidate!r} is {len(cont_tokens)} tokens after the context "
+                    f"{r.context[-40:]!r}; next-token scoring needs single-token candidates"
+                )
+            context = ctx_tokens
+            ids.append(cont_tokens[0])
+        contexts.append(context or [])
+        candidate_ids.append(ids)
+    return contexts, candidate_ids
+
+
 def pair_texts(context: str, continuation: str) -> tuple[str, str]:
     """The two texts ``encode_pair`` encodes: the context without trailing whitespace, and the whole."""
     if not context:

@@ -23,7 +23,14 @@ import psutil
 from quantgate.engines import device as machine
 from quantgate.engines import leftovers
 from quantgate.engines.base import EngineInfo, Release, TokenCount
-from quantgate.engines.tokens import batch_encoder, check_lengths, encode_pair, pair_texts, rolling_windows
+from quantgate.engines.tokens import (
+    batch_encoder,
+    candidate_tokens,
+    check_lengths,
+    encode_pair,
+    pair_texts,
+    rolling_windows,
+)
 from quantgate.errors import EngineError, EngineLoadError, QuantgateWarning
 from quantgate.records import (
     Generation,
@@ -70,6 +77,7 @@ class VLLMEngine:
             cause = f"; root cause: {found} (engine log: {log_path})" if (found := root_cause(log_path)) else ""
             raise EngineLoadError(f"vLLM could not load {model!r}: {type(exc).__name__}: {exc}{cause}") from exc
         self.load_s = time.perf_counter() - start
+        self.kernels = kernel_choices(log_path)
         self._pids = _engine_children() - self._children_before
         self._record = leftovers.record(self._pids)
         self._SamplingParams = SamplingParams
@@ -100,21 +108,7 @@ class VLLMEngine:
         return self._sequence_logprobs([(ctx + cont, len(ctx)) for ctx, cont in pairs])
 
     def next_token_logprobs(self, requests: Sequence[NextTokenRequest]) -> list[dict[str, float]]:
-        contexts, candidate_ids = [], []
-        encode = self._batch_encoder(t for r in requests for c in r.candidates for t in pair_texts(r.context, c))
-        for r in requests:
-            ctx, ids = None, []
-            for candidate in r.candidates:
-                ctx_tokens, cont_tokens = encode_pair(encode, r.context, candidate)
-                if len(cont_tokens) != 1 or (ctx is not None and ctx_tokens != ctx):
-                    raise EngineError(
-                        f"candidate {candidate!r} is {len(cont_tokens)} tokens after the context "
-                        f"{r.context[-40:]!r}; next-token scoring needs single-token candidates"
-                    )
-                ctx = ctx_tokens
-                ids.append(cont_tokens[0])
-            contexts.append(ctx or [])
-            candidate_ids.append(ids)
+        contexts, candidate_ids = candidate_tokens(self._tokenizer, requests)
         if not self._has_token_ids:  # older vLLM: score [context + candidate] sequences instead
             flat = [(ctx + [i], len(ctx)) for ctx, ids in zip(contexts, candidate_ids) for i in ids]
             values = iter(self._sequence_logprobs(flat))
@@ -249,6 +243,15 @@ def root_cause(path: Path | None) -> str | None:
         if match and not any(text in line for text in GENERIC):
             return match.group(1).strip()[:500]
     return None
+
+
+def kernel_choices(path: Path | None) -> list[str]:
+    """The kernels the engine's log says it chose (quantgate.checkpoints.formats.kernels)."""
+    from quantgate.checkpoints.formats import kernels
+
+    if path is None or not path.exists():
+        return []
+    return kernels(path.read_text(encoding="utf-8", errors="replace").splitlines())
 
 
 def _engine_children() -> set[int]:

@@ -99,6 +99,7 @@ def _decided(outcome: Outcome) -> dict[str, Any]:
         noise_absorbed=outcome.absorbed,
         reference_unstable=outcome.unstable,
         environment=outcome.environment,
+        format=outcome.format,
     )
     if outcome.usage is not None:
         u = outcome.usage

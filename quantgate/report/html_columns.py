@@ -33,6 +33,7 @@ COLUMNS = (
     ("tokens_per_s", "Tokens/s"),
     ("gpu_peak_mib", "GPU peak (MiB)"),
     ("serving", "Served: p50 / p95 ms, req/s; streamed: TTFT, ITL p50"),
+    ("format", "Format / kernel"),
 )
 
 UNDERPOWERED = '<span class="underpowered" style="color:#b35c00;font-weight:bold">UNDERPOWERED</span>'
@@ -61,6 +62,8 @@ def _cell(result: TestResult | None, key: str) -> str:
         return result.interval_text()
     if key == "lost_gained":
         return result.lost_gained_text()
+    if key == "format":
+        return "" if not result.format else html.escape(result.format_text())
     if key == "serving":
         return "" if result.serving is None else html.escape(result.serving.text())
     if key == "power":

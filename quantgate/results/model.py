@@ -165,6 +165,9 @@ class TestResult(_Frozen):
     tokens_per_s: float | None = None
     gpu_peak_mib: float | None = None
     serving: Serving | None = Field(None, description="request latency and throughput of a served variant")
+    format: dict[str, Any] | None = Field(
+        None, description="quant_method, bits, group_size, activations, and the kernel the engine chose (kernel)"
+    )
     notes: list[str] = []
     worker: str | None = None
     cuda_visible_devices: str | None = None
@@ -200,6 +203,14 @@ class TestResult(_Frozen):
     @property
     def name(self) -> str:
         return self.id
+
+    def format_text(self) -> str:
+        f = self.format or {}
+        bits = f"{f['bits']}-bit" if f.get("bits") else f.get("llama_cpp_type")
+        group = f"group {f['group_size']}" if f.get("group_size") else None
+        parts = [str(p) for p in (f.get("quant_method"), f.get("algorithm"), bits, group, f.get("activations")) if p]
+        kernel = "; ".join(f.get("kernel") or [])
+        return " ".join(parts) + (f" [{kernel}]" if kernel else "")
 
     def interval_text(self, fmt: str = "+.4f") -> str:
         """The interval of the change against BF16, ``[low, high]``, or "" when there is none."""

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from quantgate.catalogue.model import Variant
-from quantgate.checkpoints.resolve import resolve_checkpoint
+from quantgate.checkpoints.resolve import resolve_checkpoint, resolve_gguf
 from quantgate.engines import Engine, EngineInfo, Release, load_vllm
 from quantgate.engines.device import cuda_device_count, device_name
 from quantgate.engines.gpus import check_fits
@@ -19,6 +19,13 @@ from quantgate.run.settings import Settings
 
 def vllm_loader(settings: Settings) -> Callable[[Variant], Engine]:
     def load(variant: Variant) -> Engine:
+        if variant.llama_cpp is not None:
+            from quantgate.engines.llamacpp_engine import load_llama_cpp
+
+            tokenizer = variant.llama_cpp.tokenizer or resolve_checkpoint(variant.reference_checkpoint,
+                                                                          settings.cache_dir)[0]  # fmt: skip
+            gguf = resolve_gguf(variant.checkpoint, settings.cache_dir)
+            return load_llama_cpp(gguf, tokenizer=tokenizer, spec=variant.llama_cpp, engine_args=variant.engine_args)
         check_fits(variant.key, variant.engine_args, cuda_device_count())
         model, revision = resolve_checkpoint(variant.checkpoint, settings.cache_dir)
         log = settings.report_dir / "engine-logs" / f"{variant.key}.log"
@@ -79,6 +86,12 @@ class EngineManager:
 def expected_engine_info(variant: Variant) -> EngineInfo:
     """The engine facts a cached run records when no engine was loaded for it."""
     device = "cuda" if cuda_device_count() else "cpu"
+    if variant.llama_cpp is not None:
+        from quantgate.engines.llamacpp_engine import expected_settings, llama_cpp_version
+
+        spec = variant.llama_cpp
+        return EngineInfo("llama.cpp", llama_cpp_version(), "cuda" if spec.n_gpu_layers and device == "cuda" else "cpu",
+                          device_name(), expected_settings(spec, variant.engine_args))  # fmt: skip
     args = effective_engine_args(variant.engine_args)
     server = variant.server
     if server is None:

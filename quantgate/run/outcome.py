@@ -38,6 +38,8 @@ class Outcome:
     """Compared items the reference has scored differently by itself."""
     environment: dict[str, Any] | None = None
     """This run's environment key (quantgate.baselines.reference.environment_key)."""
+    format: dict[str, Any] | None = None
+    """The checkpoint's format facts and the kernel the engine chose (quantgate.checkpoints.formats)."""
 
     @property
     def passed(self) -> bool:

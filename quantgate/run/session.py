@@ -29,6 +29,7 @@ from quantgate.baselines.store import (
 from quantgate.benchmarks import get_benchmark
 from quantgate.benchmarks.chat import ChatFormat, load_chat_format
 from quantgate.catalogue.model import Case, Variant
+from quantgate.checkpoints.formats import format_facts
 from quantgate.checkpoints.resolve import resolve_checkpoint
 from quantgate.data.sources import load_splits
 from quantgate.engines import Engine, EngineInfo
@@ -183,7 +184,12 @@ class Evaluator:
     ) -> Outcome:
         """Score the case and decide it; ``load_s``: the engine's load time, when this test loaded it."""
         outcome = self._decide(case, prepared, baseline, engine)
-        return dataclasses.replace(outcome, load_s=load_s) if load_s is not None else outcome
+        variant = case.variant
+        facts = format_facts(variant.checkpoint, variant.format, variant.engine_args, self.settings.cache_dir)
+        kernels = getattr(engine, "kernels", None)
+        if kernels is not None:
+            facts["kernel"] = kernels
+        return dataclasses.replace(outcome, load_s=load_s if load_s is not None else outcome.load_s, format=facts)
 
     def _decide(
         self, case: Case, prepared: PreparedBenchmark, baseline: Baseline | None, engine: Engine | None

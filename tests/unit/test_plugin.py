@@ -205,6 +205,7 @@ def test_html_report_has_the_release_columns(project):
         "Tokens/s",
         "GPU peak (MiB)",
         "Served: p50 / p95 ms, req/s; streamed: TTFT, ITL p50",
+        "Format / kernel",
     ):
         assert f">{column}</th>" in html
     assert "toy-bf16-piqa" in html
