@@ -2,6 +2,7 @@
 the hub before any engine loads (a scripted HfApi for the online logic), and offline, for real,
 a refusal to check rather than a pass."""
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import httpx2
@@ -16,6 +17,7 @@ from quantgate.cli import main as quantgate
 from quantgate.cli.catalogue import check_main
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
+REPOSITORY = Path(__file__).parents[2]
 
 
 def http_error(cls, status=404):
@@ -185,7 +187,7 @@ def test_offline_the_command_says_it_cannot_check(monkeypatch, capsys):
 def test_offline_the_real_hub_client_raises_and_the_check_never_passes(monkeypatch):
     """Without the command's guard, the real HfApi under offline mode still yields no pass."""
     offline_for_real(monkeypatch)
-    catalogue = load_catalogue([__import__("pathlib").Path("catalogue/qwen3.yaml")])
+    catalogue = load_catalogue([REPOSITORY / "catalogue" / "qwen3.yaml"])
     needs = wanted(catalogue)
     first = next(e for e in needs if e.kind == "checkpoint")
     with pytest.raises(Unreachable, match="OfflineModeIsEnabled"):
@@ -193,7 +195,7 @@ def test_offline_the_real_hub_client_raises_and_the_check_never_passes(monkeypat
 
 
 def test_the_repository_catalogue_asks_for_each_benchmark_dataset_once_at_its_pin():
-    needs = wanted(load_catalogue([__import__("pathlib").Path("catalogue")]))
+    needs = wanted(load_catalogue([REPOSITORY / "catalogue"]))
     datasets = {e.repo: e for e in needs if e.kind == "dataset"}
     assert datasets["cais/mmlu"].revision == MMLU.revision and datasets["cais/mmlu"].source.split_files
     assert {e.repo for e in needs if e.kind == "tokenizer"} == {"Qwen/Qwen1.5-7B-Chat"}
