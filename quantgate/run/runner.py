@@ -62,6 +62,10 @@ class PreparedBenchmark:
     """Hash of all records of the source, before the limit."""
     origin: str
     """Where the records came from."""
+    dataset_hub: str | None = None
+    """The hub dataset they were read from, if any."""
+    dataset_revision: str | None = None
+    """The hub commit they were read at, if known."""
 
 
 def request_sha(requests: Sequence[Request]) -> str:
@@ -121,7 +125,10 @@ def prepare(
                 for r in requests
             )
         items.append(PreparedItem(sample, context, requests, request_sha(requests)))
-    return PreparedBenchmark(benchmark, name, metric, num_fewshot, tuple(items), splits.fingerprint, splits.origin)
+    return PreparedBenchmark(
+        benchmark, name, metric, num_fewshot, tuple(items), splits.fingerprint, splits.origin,
+        dataset_hub=splits.hub, dataset_revision=splits.revision,
+    )  # fmt: skip
 
 
 CHUNK_REQUESTS = 4096

@@ -144,6 +144,7 @@ class Evaluator:
             metric=prepared.benchmark.metric(prepared.metric),
             dataset_fingerprint=prepared.dataset_fingerprint,
             prompt_shas={item.sample.id: item.prompt_sha for item in prepared.items},
+            dataset_revision=prepared.dataset_revision,
         )
         return baseline
 
@@ -211,7 +212,10 @@ class Evaluator:
         provenance = self.provenance(case, prepared, info)
         if baseline is None:
             path = self.baseline_file(case)
-            data = baseline_from_result(case.variant.family, result, prepared.origin, provenance)
+            data = baseline_from_result(
+                case.variant.family, result, prepared.origin, provenance,
+                hub=prepared.dataset_hub, revision=prepared.dataset_revision,
+            )  # fmt: skip
             old, kept = readable_or_kept(path) if path.exists() else (None, None)
             write_baseline(path, data, overwrite=self.settings.update_baselines)
             gate = compare(scores, read_baseline(path).item_scores(), metric, rule, label=label, clusters=clusters)
