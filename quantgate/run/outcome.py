@@ -38,6 +38,10 @@ class Outcome:
     """Compared items the reference has scored differently by itself."""
     environment: dict[str, Any] | None = None
     """This run's environment key (quantgate.baselines.reference.environment_key)."""
+    single_sample_mdd: float | None = None
+    """With repeats: the minimum detectable drop of the same gate on each item's first sample alone."""
+    reasoning: str | None = None
+    """The think-trace format the outputs were parsed with, where the family has one."""
 
     @property
     def passed(self) -> bool:
