@@ -45,7 +45,7 @@ GOLDEN = [
     # No trace at all from a thinking family (a plain prompt): the whole output is the answer.
     ("qwq", "Question: What is 6 * 7?\nAnswer:", " 42, so \\boxed{42}", "42", True),
     # Hunyuan-A13B: the answer is the content of the <answer> block after the trace.
-    ("hunyuan", QWEN3_PROMPT, "<think>\nTry \\boxed{24}. No.\n</think>\n<answer>\nThe product is \\boxed{42}.\n</answer>",
+    ("hunyuan", QWEN3_PROMPT, "<think>\nTry \\boxed{24}.\n</think>\n<answer>\nIt is \\boxed{42}.\n</answer>",
      "42", True),
     # Hunyuan with the <answer> block cut before its end: what follows the tag.
     ("hunyuan", QWEN3_PROMPT, "<think>\n6*7\n</think>\n<answer>\n\\boxed{42}", "42", True),
