@@ -56,8 +56,9 @@ def _settings(case: Case) -> dict[str, Any]:
     if case.is_generative:
         s = case.sampling
         thinking = case.chat.enable_thinking if case.chat else None
+        shown = {} if thinking is None else {"thinking": thinking}
         fields["sampling"] = SamplingInfo(temperature=s.temperature, top_p=s.top_p, max_tokens=case.max_tokens,
-                                          repeats=s.repeats, thinking=thinking)  # fmt: skip
+                                          repeats=s.repeats, **shown)  # fmt: skip
     compared = case.published_differences()
     if compared is not None:
         stated = case.published_settings
