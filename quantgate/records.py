@@ -89,9 +89,12 @@ class Sampling:
     """Samples per item; 1 scores one generation."""
 
     def apply(self, requests: Sequence[Request]) -> tuple[Request, ...]:
-        """The requests with this temperature and top-p on each generation."""
+        """The requests with this temperature and top-p on each generation; a sampled one gets seed
+        0, so a single sample is reproducible and the variant draws as its reference does (repeated
+        samples take seeds 0 to k - 1: quantgate.run.repeats)."""
+        seed = 0 if self.temperature > 0 else None
         return tuple(
-            dataclasses.replace(r, temperature=self.temperature, top_p=self.top_p)
+            dataclasses.replace(r, temperature=self.temperature, top_p=self.top_p, seed=seed)
             if isinstance(r, GenerationRequest)
             else r
             for r in requests

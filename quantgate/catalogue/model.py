@@ -102,10 +102,11 @@ class Case:
         generation = self.variant.generation
         return self.spec.max_tokens or (generation.max_tokens if generation else None)
 
-    def published_differences(self) -> tuple[list[str], bool] | None:
+    def published_differences(self) -> tuple[list[str], bool | None] | None:
         """How this test's settings differ from those of its published number, and whether the
-        number is still comparable (repeats change only the noise of avg@k, not what it estimates);
-        None where the catalogue states no published settings for this benchmark."""
+        number is still comparable (repeats change only the noise of avg@k, not what it estimates):
+        None (unknown) for a generative benchmark whose publisher stated no generation setting and
+        none of whose stated settings differ; None overall where the catalogue states none."""
         stated = self.published_settings
         if stated is None:
             return None
@@ -127,6 +128,9 @@ class Case:
                 continue
             differences.append(f"{key}: published {theirs}, here {here}")
             comparable = comparable and key == "repeats"
+        unstated = all(getattr(stated, key) is None for key in ("temperature", "top_p", "max_tokens", "repeats"))
+        if comparable and unstated and default_tokens is not None:
+            return differences, None
         return differences, comparable
 
     @property
