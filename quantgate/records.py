@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ class Sample:
 
 @dataclass(frozen=True)
 class GenerationRequest:
-    """Greedy generation of a continuation of ``prompt``."""
+    """Generation of a continuation of ``prompt``: greedy unless a temperature is given."""
 
     prompt: str
     """The full prompt text, few-shot examples included."""
@@ -38,6 +39,12 @@ class GenerationRequest:
     """Upper bound on generated tokens."""
     stop: tuple[str, ...] = ()
     """Generation ends before the first of these strings."""
+    temperature: float = 0.0
+    """Sampling temperature; 0 is greedy."""
+    top_p: float = 1.0
+    """Nucleus sampling: draw from the smallest set of tokens holding this much probability."""
+    seed: int | None = None
+    """The request's own sampling seed (one per repeated sample), so a sample is reproducible."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +76,29 @@ class RollingLoglikelihoodRequest:
 
 
 Request = Union[GenerationRequest, LoglikelihoodRequest, NextTokenRequest, RollingLoglikelihoodRequest]
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How a benchmark's generations are drawn (catalogue: temperature, top_p, repeats)."""
+
+    temperature: float = 0.0
+    """0 is greedy."""
+    top_p: float = 1.0
+    repeats: int = 1
+    """Samples per item; 1 scores one generation."""
+
+    def apply(self, requests: Sequence[Request]) -> tuple[Request, ...]:
+        """The requests with this temperature and top-p on each generation; a sampled one gets seed
+        0, so a single sample is reproducible and the variant draws as its reference does (repeated
+        samples take seeds 0 to k - 1: quantgate.run.repeats)."""
+        seed = 0 if self.temperature > 0 else None
+        return tuple(
+            dataclasses.replace(r, temperature=self.temperature, top_p=self.top_p, seed=seed)
+            if isinstance(r, GenerationRequest)
+            else r
+            for r in requests
+        )
 
 
 @dataclass(frozen=True)
@@ -105,6 +135,14 @@ class ItemResult:
     """True when no answer could be extracted from the output."""
     group: str | None = None
     """The sample's group (subject, subtask), if any."""
+    trace_chars: int | None = None
+    """Characters of the think trace removed before the answer was read; None when the family
+    declares no reasoning format (quantgate.benchmarks.reasoning)."""
+    unterminated: bool = False
+    """The think trace never closed: the item is invalid and scores 0."""
+    samples: tuple[ItemResult, ...] = ()
+    """With ``repeats: k``: the k seeded samples this item's scores are the mean of (each one
+    cached as it finishes); empty for a single generation."""
 
 
 @dataclass(frozen=True)
@@ -158,7 +196,13 @@ class TaskResult:
 
     @property
     def invalid(self) -> int:
-        return sum(item.invalid for item in self.items)
+        """Answers that could not be read: samples, where items were sampled k times."""
+        return sum(sum(s.invalid for s in item.samples) if item.samples else item.invalid for item in self.items)
+
+    @property
+    def answers(self) -> int:
+        """Answers scored: items, or items times their samples."""
+        return sum(len(item.samples) or 1 for item in self.items)
 
 
 ItemScores = Mapping[str, float]

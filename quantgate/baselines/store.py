@@ -49,6 +49,11 @@ def item_sha(item: BaselineItem) -> str:
 class DatasetInfo(_Strict):
     fingerprint: str
     origin: str
+    hub: str | None = None
+    """The hub dataset the records were read from (absent for local files, packaged data and
+    baselines recorded before quantgate kept it)."""
+    revision: str | None = None
+    """The hub commit they were read at: the pin that reads the same data again."""
 
 
 class Rerun(_Strict):
@@ -140,7 +145,15 @@ def read_baseline(path: Path) -> Baseline:
     return Baseline(path, data)
 
 
-def baseline_from_result(family: str, result: TaskResult, origin: str, provenance: dict[str, Any]) -> BaselineFile:
+def baseline_from_result(
+    family: str,
+    result: TaskResult,
+    origin: str,
+    provenance: dict[str, Any],
+    *,
+    hub: str | None = None,
+    revision: str | None = None,
+) -> BaselineFile:
     items = {
         item.id: BaselineItem(
             prompt_sha=item.prompt_sha, scores=item.scores, extracted=item.extracted, output=clip(item.output)
@@ -156,7 +169,7 @@ def baseline_from_result(family: str, result: TaskResult, origin: str, provenanc
         metric=result.metric,
         score=result.score,
         n=result.n,
-        dataset=DatasetInfo(fingerprint=result.dataset_fingerprint, origin=origin),
+        dataset=DatasetInfo(fingerprint=result.dataset_fingerprint, origin=origin, hub=hub, revision=revision),
         provenance=provenance,
         items=items,
     )
@@ -177,6 +190,7 @@ def check_compatible(
     metric: Metric,
     dataset_fingerprint: str,
     prompt_shas: dict[str, str],
+    dataset_revision: str | None = None,
 ) -> None:
     """Refuse a baseline that was not measured on the same data, prompts and items as this run, or
     whose stored score disagrees with its own items (an edited or damaged file)."""
@@ -191,10 +205,7 @@ def check_compatible(
             f"over {len(data.items)}); the file was edited or damaged"
         )
     if data.dataset.fingerprint != dataset_fingerprint:
-        raise BaselineError(
-            f"{path}: recorded on dataset {data.dataset.fingerprint[:12]} ({data.dataset.origin}); "
-            f"this run's dataset is {dataset_fingerprint[:12]}. The data changed: record a new baseline."
-        )
+        raise BaselineError(dataset_changed(baseline, dataset_fingerprint, dataset_revision))
     if data.task_version != task_version:
         raise BaselineError(
             f"{path}: recorded with {data.task} task version {data.task_version}; this run uses {task_version}. "
@@ -212,3 +223,37 @@ def check_compatible(
             f"{path}: the prompt changed for {len(changed)} of {len(prompt_shas)} items since the baseline was "
             f"recorded (first: item {changed[0]!r}); scores are not comparable: record a new baseline."
         )
+
+
+def dataset_changed(baseline: Baseline, fingerprint: str, revision: str | None) -> str:
+    """Why a baseline's records differ from this run's, and how to gate against it anyway: the hub
+    revision each was read at and, where the dataset moved on the hub, the pin that reads the old data."""
+    data, path = baseline.data, baseline.path
+    recorded = data.dataset
+    message = (
+        f"{path}: recorded on dataset {recorded.fingerprint[:12]} ({recorded.origin}"
+        + (f", revision {recorded.revision}" if recorded.revision else "")
+        + f"); this run's dataset is {fingerprint[:12]}"
+        + (f" (revision {revision})" if revision else "")
+        + ". "
+    )
+    if recorded.hub and recorded.revision and revision and recorded.revision != revision:
+        pin = f"{{hub: {recorded.hub}, revision: {recorded.revision}}}"
+        return message + (
+            f"The dataset changed on the hub since the baseline was recorded. To gate against this baseline, "
+            f"pin the data it was measured on in the catalogue, benchmarks.{data.benchmark}.source: {pin}; "
+            "or record a new baseline (--update-baselines)."
+        )
+    if recorded.revision and recorded.revision == revision:
+        return message + (
+            "Same revision, other records: the configurations, splits or files read changed. Record a new baseline."
+        )
+    return (
+        message
+        + "The data changed: record a new baseline"
+        + (
+            "."
+            if recorded.revision
+            else " (this baseline predates recorded dataset revisions, so the one it was measured on is unknown)."
+        )
+    )

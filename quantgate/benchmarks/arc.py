@@ -11,12 +11,14 @@ from quantgate.data.sources import HubSource
 from quantgate.data.splits import Record
 from quantgate.records import Sample
 
+REVISION = "210d026faf9955653af8916fad021475a3f00453"
+
 
 class ARCEasy(ChoiceBenchmark):
     name = "arc_easy"
     test_items = 2376
     version = "1.0"
-    hub = HubSource("allenai/ai2_arc", "ARC-Easy", test_split="test", fewshot_split="train")
+    hub = HubSource("allenai/ai2_arc", "ARC-Easy", test_split="test", fewshot_split="train", revision=REVISION)
     primary_metric = "acc_norm"
 
     def to_sample(self, record: Record, index: int) -> Sample:
@@ -29,4 +31,4 @@ class ARCEasy(ChoiceBenchmark):
 class ARCChallenge(ARCEasy):
     name = "arc_challenge"
     test_items = 1172
-    hub = HubSource("allenai/ai2_arc", "ARC-Challenge", test_split="test", fewshot_split="train")
+    hub = HubSource("allenai/ai2_arc", "ARC-Challenge", test_split="test", fewshot_split="train", revision=REVISION)

@@ -20,7 +20,10 @@ class GSM8K(GenerativeBenchmark):
     test_items = 1319
     cost_per_item = 20.0
     version = "3.0"
-    hub = HubSource("openai/gsm8k", "main", test_split="test", fewshot_split="train")
+    hub = HubSource(
+        "openai/gsm8k", "main", test_split="test", fewshot_split="train",
+        revision="740312add88f781978c0658806c59bc2815b9866",
+    )  # fmt: skip
     metrics = ("strict_match", "flexible_extract")
     primary_metric = "strict_match"
     num_fewshot = 5

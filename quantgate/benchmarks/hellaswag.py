@@ -25,7 +25,10 @@ class HellaSwag(ChoiceBenchmark):
     name = "hellaswag"
     test_items = 10_042
     version = "1.0"
-    hub = HubSource("Rowan/hellaswag", None, test_split="validation", fewshot_split="train")
+    hub = HubSource(
+        "Rowan/hellaswag", None, test_split="validation", fewshot_split="train",
+        revision="218ec52e09a7e7462a5400043bb9a69a41d06b76", split_files="data/{split}-*.parquet",  # not test
+    )  # fmt: skip
     primary_metric = "acc_norm"
     fewshot_draws_extra = True
 

@@ -28,7 +28,9 @@ class HumanEval(GenerativeBenchmark):
     test_items = 164
     cost_per_item = 40.0
     version = "1.0"
-    hub = HubSource("openai/openai_humaneval", None, test_split="test")
+    hub = HubSource(
+        "openai/openai_humaneval", None, test_split="test", revision="7dce6050a7d6d172f3cc5c32aa97f52fa1a2e544"
+    )
     metrics = ("pass@1",)
     primary_metric = "pass@1"
     until = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")

@@ -29,7 +29,7 @@ class IFEval(GenerativeBenchmark):
     test_items = 541
     cost_per_item = 40.0
     version = "4.0"
-    hub = HubSource("google/IFEval", None, test_split="train")
+    hub = HubSource("google/IFEval", None, test_split="train", revision="966cd89545d6b6acfd7638bc708b98261ca58e84")
     metrics = ("prompt_level_strict_acc", "prompt_level_loose_acc", "inst_level_strict_acc", "inst_level_loose_acc")
     primary_metric = "prompt_level_strict_acc"
     until = ()

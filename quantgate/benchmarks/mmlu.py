@@ -101,7 +101,14 @@ class MMLU(ChoiceBenchmark):
     cost_per_item = 1.0
     clustered = True
     version = "1.0"
-    hub = HubSource("cais/mmlu", "all", test_split="test", fewshot_split="dev")
+    hub = HubSource(
+        "cais/mmlu",
+        "all",
+        test_split="test",
+        fewshot_split="dev",
+        revision="c30699e8356da336a370243923dbaf21066bb9fe",
+        split_files="{config}/{split}-*.parquet",  # not auxiliary_train (99,842 rows) nor validation
+    )
     metrics = ("acc",)
     primary_metric = "acc"
     fewshot_sampler = "first_n"

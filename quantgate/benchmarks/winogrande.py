@@ -19,7 +19,10 @@ class WinoGrande(ChoiceBenchmark):
     name = "winogrande"
     test_items = 1267
     version = "1.0"
-    hub = HubSource("allenai/winogrande", "winogrande_xl", test_split="validation", fewshot_split="train")
+    hub = HubSource(
+        "allenai/winogrande", "winogrande_xl", test_split="validation", fewshot_split="train",
+        revision="01e74176c63542e6b0bcb004dcdea22d94fb67b5",
+    )  # fmt: skip
     metrics = ("acc",)
     primary_metric = "acc"
     fewshot_draws_extra = True

@@ -19,6 +19,7 @@ from typing import Any, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 
 from quantgate.benchmarks import REGISTRY
+from quantgate.benchmarks.base import GenerativeBenchmark
 from quantgate.catalogue.model import Case, Catalogue, Variant
 from quantgate.catalogue.spec import (
     NAME,
@@ -187,6 +188,7 @@ def _semantic_problems(spec: CatalogueFile) -> list[tuple[KeyPath, str]]:
                         f"{task} has no metric {bench.metric!r}; it has {', '.join(REGISTRY[task].metrics)}",
                     )
                 )
+        problems.extend(_sampling_problems(fam, here))
         reference = fam.variants.get(fam.reference)
         if reference is not None and reference.benchmarks is not None:
             problems.append(
@@ -251,6 +253,29 @@ def _runtime_problems(var: VariantSpec, fam: FamilySpec) -> list[tuple[KeyPath, 
     return []
 
 
+def _sampling_problems(fam: FamilySpec, here: KeyPath) -> list[tuple[KeyPath, str]]:
+    """Sampling settings on tasks that generate nothing, repeats that would draw one greedy answer
+    k times, and published settings of benchmarks the family does not have."""
+    problems: list[tuple[KeyPath, str]] = []
+    family_temperature = fam.generation.temperature if fam.generation else None
+    for bench_name, bench in fam.benchmarks.items():
+        where = here + ("benchmarks", bench_name)
+        task = REGISTRY.get(bench.task or bench_name)
+        given = [key for key in ("temperature", "top_p", "repeats") if getattr(bench, key) is not None]
+        if task is not None and given and not issubclass(task, GenerativeBenchmark):
+            problems.append((where + (given[0],), f"{task.name} scores log-likelihoods and generates nothing: "
+                             f"{', '.join(given)} do not apply"))  # fmt: skip
+        temperature = bench.temperature if bench.temperature is not None else family_temperature
+        if (bench.repeats or 1) > 1 and not temperature:
+            problems.append((where + ("repeats",), f"{bench.repeats} repeats at temperature 0 draw the same greedy "
+                             "answer each time: give a temperature (here or in the family's generation)"))  # fmt: skip
+    for bench_name in fam.published_settings or {}:
+        if bench_name not in fam.benchmarks:
+            problems.append((here + ("published_settings", bench_name), f"{bench_name!r} is not a benchmark of "
+                             "this family"))  # fmt: skip
+    return problems
+
+
 def _cases(spec: CatalogueFile, file: Path, lines: dict[KeyPath, int], device: str | None) -> list[Case]:
     cases = []
     for fam_name, fam in spec.families.items():
@@ -281,6 +306,9 @@ def _cases(spec: CatalogueFile, file: Path, lines: dict[KeyPath, int], device: s
                 format=dict(var.format or {}),
                 published=dict(var.published or {}),
                 waivers=_waivers(var.waivers or {}, device),
+                reasoning=fam.reasoning,
+                generation=fam.generation,
+                published_settings=dict(fam.published_settings or {}),
             )
             for bench_name, bench in fam.benchmarks.items():
                 if var.benchmarks is None or bench_name in var.benchmarks:

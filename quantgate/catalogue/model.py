@@ -7,8 +7,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from quantgate.catalogue.spec import BenchmarkSpec, ChatSpec, Checkpoint, LlamaCppSpec, ServerSpec
+from quantgate.benchmarks import REGISTRY
+from quantgate.benchmarks.base import GenerativeBenchmark
+from quantgate.catalogue.spec import (
+    BenchmarkSpec,
+    ChatSpec,
+    Checkpoint,
+    GenerationSpec,
+    LlamaCppSpec,
+    PublishedSettings,
+    ServerSpec,
+)
 from quantgate.data.sources import Source
+from quantgate.records import Sampling
 
 Requires = Literal["any", "cuda", "cpu"]
 
@@ -45,6 +56,12 @@ class Variant:
     """The publisher's numbers for this variant, by benchmark."""
     waivers: dict[str, str] = field(default_factory=dict)
     """Accepted regressions, by benchmark, with their reasons."""
+    reasoning: str | None = None
+    """The family's think-trace format (quantgate.benchmarks.reasoning.FORMATS), or None."""
+    generation: GenerationSpec | None = None
+    """The family's publisher's generation settings."""
+    published_settings: dict[str, PublishedSettings] = field(default_factory=dict)
+    """What the published numbers were measured under, by benchmark."""
 
     @property
     def key(self) -> str:
@@ -77,6 +94,72 @@ class Case:
     @property
     def published(self) -> float | None:
         return self.variant.published.get(self.benchmark)
+
+    @property
+    def published_settings(self) -> PublishedSettings | None:
+        return self.variant.published_settings.get(self.benchmark)
+
+    @property
+    def is_generative(self) -> bool:
+        return issubclass(REGISTRY[self.task], GenerativeBenchmark)
+
+    @property
+    def chat(self) -> ChatSpec | None:
+        """The benchmark's chat options where it has its own, else the family's."""
+        return self.spec.chat if self.spec.chat is not None else self.variant.chat
+
+    @property
+    def max_tokens(self) -> int | None:
+        """Generated tokens allowed: the benchmark's, the family's publisher's, or None (the task's)."""
+        generation = self.variant.generation
+        return self.spec.max_tokens or (generation.max_tokens if generation else None)
+
+    def published_differences(self) -> tuple[list[str], bool | None] | None:
+        """How this test's settings differ from those of its published number, and whether the
+        number is still comparable (repeats change only the noise of avg@k, not what it estimates):
+        None (unknown) for a generative benchmark whose publisher stated no generation setting and
+        none of whose stated settings differ; None overall where the catalogue states none."""
+        stated = self.published_settings
+        if stated is None:
+            return None
+        task = REGISTRY[self.task]
+        sampling = self.sampling
+        default_tokens = task.max_tokens if issubclass(task, GenerativeBenchmark) else None
+        ours = {
+            "temperature": sampling.temperature,
+            "top_p": sampling.top_p,
+            "max_tokens": self.max_tokens or default_tokens,
+            "thinking": self.chat.enable_thinking if self.chat else None,
+            "num_fewshot": self.spec.num_fewshot if self.spec.num_fewshot is not None else task.num_fewshot,
+            "repeats": sampling.repeats,
+        }
+        differences, comparable = [], True
+        for key, here in ours.items():
+            theirs = getattr(stated, key)
+            if theirs is None or here is None or theirs == here:
+                continue
+            differences.append(f"{key}: published {theirs}, here {here}")
+            comparable = comparable and key == "repeats"
+        unstated = all(getattr(stated, key) is None for key in ("temperature", "top_p", "max_tokens", "repeats"))
+        if comparable and unstated and default_tokens is not None:
+            return differences, None
+        return differences, comparable
+
+    @property
+    def sampling(self) -> Sampling:
+        """Temperature and top-p (the benchmark's, else the family's publisher's, else greedy) and repeats."""
+        generation = self.variant.generation
+        temperature = (
+            self.spec.temperature
+            if self.spec.temperature is not None
+            else (generation.temperature if generation and generation.temperature is not None else 0.0)
+        )
+        top_p = (
+            self.spec.top_p
+            if self.spec.top_p is not None
+            else (generation.top_p if generation and generation.top_p is not None else 1.0)
+        )
+        return Sampling(temperature, top_p, self.spec.repeats or 1)  # fmt: skip
 
     @property
     def waiver(self) -> str | None:

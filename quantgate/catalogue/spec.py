@@ -74,15 +74,61 @@ class SourceSpec(_Spec):
         return self
 
 
+class ChatSpec(_Spec):
+    """Prompts go through the tokenizer's chat template (as lm-eval's ``--apply_chat_template``)."""
+
+    enable_thinking: bool | None = None
+    """Qwen3's thinking switch, passed to the template."""
+    options: dict[str, Any] | None = None
+    """Other template variables."""
+
+    def template_options(self) -> dict[str, Any]:
+        thinking = {} if self.enable_thinking is None else {"enable_thinking": self.enable_thinking}
+        return {**(self.options or {}), **thinking}
+
+
 class BenchmarkSpec(_Spec):
     task: str | None = None
     num_fewshot: int | None = Field(None, ge=0)
     limit: int | None = Field(None, ge=1)
     max_tokens: int | None = Field(None, ge=1)
     """Caps generated tokens (e.g. AIME's 32,768 in a 32k context); part of the prompt hash."""
+    temperature: float | None = Field(None, ge=0, le=2)
+    """Sampling temperature of generations (default: the family's ``generation``, else greedy)."""
+    top_p: float | None = Field(None, gt=0, le=1)
+    repeats: int | None = Field(None, ge=1)
+    """Seeded samples per item (quantgate.run.repeats): scores are avg@k, pass@k is reported."""
+    chat: ChatSpec | None = None
+    """This benchmark's chat template options (thinking on or off), replacing the family's."""
     metric: str | None = None
     gate: GateSpec
     source: SourceSpec | None = None
+
+
+class GenerationSpec(_Spec):
+    """The generation settings a family's publisher uses, for its generative benchmarks (a
+    benchmark's own ``max_tokens``, ``temperature`` or ``top_p`` replaces each)."""
+
+    max_tokens: int | None = Field(None, ge=1)
+    temperature: float | None = Field(None, ge=0, le=2)
+    top_p: float | None = Field(None, gt=0, le=1)
+    source: str
+    """Where the publisher states them."""
+
+
+class PublishedSettings(_Spec):
+    """What a published number was measured under, so a reader can tell when a measured score is
+    not comparable. A field left out was not stated by the publisher."""
+
+    temperature: float | None = Field(None, ge=0, le=2)
+    top_p: float | None = Field(None, gt=0, le=1)
+    max_tokens: int | None = Field(None, ge=1)
+    repeats: int | None = Field(None, ge=1)
+    """Samples averaged per item (64 for DeepSeek-R1's AIME pass@1)."""
+    thinking: bool | None = None
+    num_fewshot: int | None = Field(None, ge=0)
+    source: str
+    """Where the publisher states these settings."""
 
 
 class Checkpoint(_Spec):
@@ -144,19 +190,6 @@ class EngineArgs(_Spec):
     def as_kwargs(self) -> dict[str, Any]:
         known = self.model_dump(exclude_none=True, exclude={"extra"})
         return {**known, **(self.extra or {})}
-
-
-class ChatSpec(_Spec):
-    """Prompts go through the tokenizer's chat template (as lm-eval's ``--apply_chat_template``)."""
-
-    enable_thinking: bool | None = None
-    """Qwen3's thinking switch, passed to the template."""
-    options: dict[str, Any] | None = None
-    """Other template variables."""
-
-    def template_options(self) -> dict[str, Any]:
-        thinking = {} if self.enable_thinking is None else {"enable_thinking": self.enable_thinking}
-        return {**(self.options or {}), **thinking}
 
 
 class ServerSpec(_Spec):
@@ -246,7 +279,13 @@ class FamilySpec(_Spec):
     description: str | None = None
     published_source: str | None = None
     """Where the variants' published numbers come from."""
+    published_settings: dict[str, PublishedSettings] | None = None
+    """Per benchmark, the settings the variants' published numbers were measured under."""
     chat: ChatSpec | None = None
+    reasoning: Literal["qwen3", "deepseek-r1", "qwq", "hunyuan"] | None = None
+    """The think-trace format removed from generations before answers are read
+    (quantgate.benchmarks.reasoning.FORMATS)."""
+    generation: GenerationSpec | None = None
     engine: EngineArgs = EngineArgs()
     server: ServerSpec | None = None
     """Serve the family's variants over HTTP (a variant's own ``server`` overrides it)."""

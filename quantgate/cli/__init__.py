@@ -2,6 +2,7 @@
 
     quantgate merge reports/shard-* --out reports/merged
     quantgate power family smollm2-135m
+    quantgate catalogue check -k qwen3-8b
     quantgate --help
 
 Each command is a module of this package (``python -m quantgate.cli.merge`` runs the same); the gate
@@ -21,6 +22,7 @@ COMMANDS = {
     "noise-floor": ("quantgate.cli.noise_floor", "rerun the BF16 references against their own baselines"),
     "reruns": ("quantgate.cli.reruns", "record a rerun of a family's reference in its baselines as noise"),
     "build-embedded": ("quantgate.cli.build_embedded", "build the embedded smollm2-135m family into the cache"),
+    "catalogue": ("quantgate.cli.catalogue", "check: resolve every checkpoint and dataset the tests need on the hub"),
 }
 
 

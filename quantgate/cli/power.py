@@ -1,6 +1,7 @@
 """How small a drop a paired run resolves: pick a margin the run can resolve, or the n it needs.
 
     quantgate power --n 1319 --flip-rate 0.05 --margin 0.02
+    quantgate power --n 30 --flip-rate 0.33 --repeats 8 --margin 0.1    # AIME, 8 samples per item
 
 The flip rate is the share of items whose answer differs between variant and baseline; read it from
 an earlier run (results.json's lost + gained over n), or from the noise-floor command for BF16.
@@ -72,14 +73,19 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--power", type=float, default=0.8)
     parser.add_argument("--design-effect", type=float, default=1.0, help="variance inflation from clustering")
     parser.add_argument("--margin", type=float, help="a non-inferiority margin to check")
+    parser.add_argument("--repeats", type=int, default=1, help="samples per item (the flip rate is then one "
+                        "sample's against one sample's)")  # fmt: skip
     args = parser.parse_args(argv)
-    se = paired_se(args.n, args.flip_rate, args.design_effect)
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
+    se = paired_se(args.n, args.flip_rate, args.design_effect, args.repeats)
     mdd = minimum_detectable_drop(se, args.alpha, args.power)
-    print(f"n={args.n}, flip rate {args.flip_rate:.1%}: standard error of the paired change {se:.4f}")
+    samples = f", {args.repeats} samples per item" if args.repeats > 1 else ""
+    print(f"n={args.n}{samples}, flip rate {args.flip_rate:.1%}: standard error of the paired change {se:.4f}")
     print(f"minimum detectable drop at {args.power:.0%} power, alpha {args.alpha:g}: {mdd:.4f}")
     if args.margin is not None:
         chance = pass_probability_non_inferiority(0.0, se, args.margin, args.alpha)
-        needed = items_needed(args.margin, args.flip_rate, args.alpha, args.power, args.design_effect)
+        needed = items_needed(args.margin, args.flip_rate, args.alpha, args.power, args.design_effect, args.repeats)
         verdict = "resolves" if mdd <= args.margin else "is UNDERPOWERED for"
         print(f"this run {verdict} a margin of {args.margin:g}: an unchanged variant passes {chance:.1%} of the time")
         print(f"items needed for this margin at {args.power:.0%} power: {needed}")

@@ -23,6 +23,11 @@ class Splits:
     """Few-shot pool, in dataset order (empty when the task needs none)."""
     origin: str
     """Where the records came from, for provenance and error messages."""
+    hub: str | None = None
+    """The hub dataset they were read from; None for local files and packaged data."""
+    revision: str | None = None
+    """The hub commit they were read at; None where there is none (local files, packages) or it
+    could not be known."""
 
     @property
     def fingerprint(self) -> str:

@@ -64,7 +64,8 @@ class Engine(Protocol):
     load_s: float
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
-        """Greedy generation, stopped by max_tokens or a stop string."""
+        """Generation (greedy, or sampled at the request's temperature, top-p and seed), stopped by
+        max_tokens or a stop string."""
         ...
 
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[float]:

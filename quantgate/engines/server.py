@@ -79,7 +79,8 @@ class ServerEngine:
         prompts = [encode(r.prompt) for r in requests]
         self._check_lengths([len(p) + r.max_tokens for p, r in zip(prompts, requests)], "prompt + max_tokens")
         bodies = [
-            {"model": self._model, "prompt": p, "max_tokens": r.max_tokens, "temperature": 0.0,
+            {"model": self._model, "prompt": p, "max_tokens": r.max_tokens, "temperature": r.temperature,
+             **({"top_p": r.top_p} if r.top_p != 1.0 else {}), **({"seed": r.seed} if r.seed is not None else {}),
              **({"stop": list(r.stop)} if r.stop else {})}
             for p, r in zip(prompts, requests)
         ]  # fmt: skip

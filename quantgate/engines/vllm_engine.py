@@ -94,8 +94,10 @@ class VLLMEngine:
         prompts = [encode(r.prompt) for r in requests]
         self._check_lengths([len(p) + r.max_tokens for p, r in zip(prompts, requests)], "prompt + max_tokens")
         params = [
-            self._SamplingParams(temperature=0.0, max_tokens=r.max_tokens, stop=list(r.stop) or None) for r in requests
-        ]
+            self._SamplingParams(temperature=r.temperature, top_p=r.top_p, seed=r.seed, max_tokens=r.max_tokens,
+                                 stop=list(r.stop) or None)
+            for r in requests
+        ]  # fmt: skip
         outputs = self._serve(prompts, params)
         return [
             Generation(o.outputs[0].text, o.outputs[0].finish_reason or "stop", len(o.outputs[0].token_ids))

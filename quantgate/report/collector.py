@@ -15,9 +15,10 @@ import pytest
 
 from quantgate.catalogue.model import Case
 from quantgate.files import utc_now, write_json_atomic, write_text_atomic
+from quantgate.records import TaskResult
 from quantgate.report.html_columns import properties_of
 from quantgate.results.history import last_run, movements, open_history
-from quantgate.results.model import Moved, ResultsFile, RunState, Status, TestResult
+from quantgate.results.model import Moved, ReasoningInfo, ResultsFile, RunState, SamplingInfo, Status, TestResult
 from quantgate.results.status import status_of
 from quantgate.results.summary import markdown, verdict
 from quantgate.run.environment import environment
@@ -43,9 +44,38 @@ def outcome_properties(case: Case, outcome: Outcome | None) -> dict[str, Any]:
         "status": outcome.status if outcome else None,
         "message": outcome.message if outcome else None,
     }
+    fields |= _settings(case)
     if outcome is not None:
         fields |= _decided(outcome)
     return TestResult(**fields).model_dump(mode="json", exclude_unset=True)
+
+
+def _settings(case: Case) -> dict[str, Any]:
+    """How a generative benchmark sampled, and how that compares with its published number's settings."""
+    fields: dict[str, Any] = {}
+    if case.is_generative:
+        s = case.sampling
+        thinking = case.chat.enable_thinking if case.chat else None
+        shown = {} if thinking is None else {"thinking": thinking}
+        fields["sampling"] = SamplingInfo(temperature=s.temperature, top_p=s.top_p, max_tokens=case.max_tokens,
+                                          repeats=s.repeats, **shown)  # fmt: skip
+    compared = case.published_differences()
+    if compared is not None:
+        stated = case.published_settings
+        fields |= dict(
+            published_settings=stated.model_dump(exclude_none=True) if stated else None,
+            published_differences=compared[0],
+            published_comparable=compared[1],
+        )
+    return fields
+
+
+def _reasoning(result: TaskResult, fmt: str) -> ReasoningInfo:
+    answers = [sample for item in result.items for sample in (item.samples or (item,))]
+    traces = [a.trace_chars for a in answers if a.trace_chars]
+    return ReasoningInfo(format=fmt, answers=len(answers), traces=len(traces),
+                         unterminated=sum(a.unterminated for a in answers),
+                         trace_chars_mean=round(sum(traces) / len(traces), 1) if traces else None)  # fmt: skip
 
 
 def _decided(outcome: Outcome) -> dict[str, Any]:
@@ -70,6 +100,7 @@ def _decided(outcome: Outcome) -> dict[str, Any]:
             gained=c.gained,
             n=c.n,
             mdd=gate.minimum_detectable_drop,
+            mdd_single_sample=outcome.single_sample_mdd,
             underpowered=gate.underpowered,
             unchanged_pass=gate.unchanged_pass,
             drop_blocked_95=gate.drop_blocked_95,
@@ -86,6 +117,8 @@ def _decided(outcome: Outcome) -> dict[str, Any]:
             dataset_fingerprint=result.dataset_fingerprint,
             wall_s=round(result.wall_s, 3),
         )
+        if outcome.reasoning is not None:
+            fields["reasoning"] = _reasoning(result, outcome.reasoning)
     fields |= dict(
         notes=list(outcome.notes),
         worker=os.environ.get("PYTEST_XDIST_WORKER"),

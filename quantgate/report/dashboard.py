@@ -72,7 +72,8 @@ def _cell(result: TestResult) -> str:
             f'<span class="qg-moved">{arrow} moved {moved.change:+.4f} since the last run (noise ±{noise})</span>'
         )
     if result.published is not None:
-        parts.append(f'<span class="qg-published">published {result.published:.4f}</span>')
+        caveat = "" if result.published_comparable is not False else " (other settings: not comparable)"
+        parts.append(f'<span class="qg-published">published {result.published:.4f}{caveat}</span>')
     label = judged.status.value + (", underpowered" if result.underpowered else "")
     parts.append(f'<span class="qg-delta">{html.escape(label)}</span>')
     test_id = html.escape(result.id)

@@ -68,6 +68,13 @@ def _cell(result: TestResult | None, key: str) -> str:
         return "" if result.serving is None else html.escape(result.serving.text())
     if key == "power":
         return "" if result.underpowered is None else UNDERPOWERED if result.underpowered else "ok"
+    if key == "mdd" and result.mdd is not None and result.mdd_single_sample is not None:
+        k = result.sampling.repeats if result.sampling else "k"
+        return f"{result.mdd:.4f} (k={k}; 1 sample: {result.mdd_single_sample:.4f})"
+    if key == "published" and result.published is not None and result.published_differences:
+        mark = "" if result.published_comparable else " <strong>not comparable</strong>"
+        title = html.escape("; ".join(result.published_differences), quote=True)
+        return f'<span title="{title}">{result.published:.4f}{mark}</span>'
     value = getattr(result, key)
     if value is None:
         return ""

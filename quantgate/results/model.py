@@ -102,6 +102,26 @@ class Serving(_Frozen):
         return f"{self.latency_p50_ms:,.0f} / {self.latency_p95_ms:,.0f}, {self.requests_per_s or 0:.2f}{streamed}"
 
 
+class SamplingInfo(_Frozen):
+    """How the benchmark's generations were drawn."""
+
+    temperature: float = Field(description="0 is greedy")
+    top_p: float
+    max_tokens: int | None = Field(None, description="generated tokens allowed; None: the task's own")
+    repeats: int = Field(description="seeded samples per item; scores are their per-item means (avg@k)")
+    thinking: bool | None = Field(None, description="the chat template's thinking switch, where set")
+
+
+class ReasoningInfo(_Frozen):
+    """Think traces removed before answers were read (quantgate.benchmarks.reasoning)."""
+
+    format: str
+    answers: int = Field(description="generations scored (items x repeats)")
+    traces: int = Field(description="generations with a think trace")
+    unterminated: int = Field(description="traces that never closed: scored 0 and counted invalid")
+    trace_chars_mean: float | None = Field(None, description="mean trace length in characters, over traces")
+
+
 class TestResult(_Frozen):
     """One accuracy test: a variant on a benchmark."""
 
@@ -115,6 +135,19 @@ class TestResult(_Frozen):
     scheme: list[str] = []
     reference: bool = Field(False, description="true for the family's BF16 reference")
     published: float | None = Field(None, description="the publisher's score, shown, never gated on")
+    published_settings: dict[str, Any] | None = Field(
+        None,
+        description="what the published number was measured under (temperature, top_p, max_tokens, repeats, "
+        "thinking, num_fewshot, source); a field left out was not stated",
+    )
+    published_differences: list[str] = Field(
+        [], description="settings of this run that differ from the published number's"
+    )
+    published_comparable: bool | None = Field(
+        None,
+        description="false when a setting that moves the score (temperature, top-p, max tokens, thinking, "
+        "shots) differs from the published number's; None without published settings",
+    )
     waiver: str | None = Field(None, description="reason a known regression is accepted (an expected failure)")
     family_description: str | None = Field(None, description="the catalogue's description of the family")
     published_source: str | None = Field(None, description="where the family's published numbers come from")
@@ -142,6 +175,13 @@ class TestResult(_Frozen):
     gained: int | None = Field(None, description="items the variant got right and BF16 wrong")
     n: int | None = None
     mdd: float | None = Field(None, description="minimum detectable drop at 80% power")
+    mdd_single_sample: float | None = Field(
+        None,
+        description="with repeats: the minimum detectable drop of the same gate on each item's first sample "
+        "alone (k = 1), from this run",
+    )
+    sampling: SamplingInfo | None = None
+    reasoning: ReasoningInfo | None = None
     underpowered: bool | None = None
     unchanged_pass: float | None = Field(
         None, description="chance that a variant with no true change passes this gate (normal approximation)"

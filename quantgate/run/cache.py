@@ -85,7 +85,10 @@ def _row_sha(row: Mapping[str, Any]) -> str:
 
 
 def _signed(result: ItemResult) -> dict[str, Any]:
-    row = dataclasses.asdict(result)
+    # A row is one scored unit (with repeats, one sample): items folded from samples are not cached.
+    if result.samples:
+        raise ValueError(f"item {result.id!r}: cache its samples, not the item folded from them")
+    row = {k: v for k, v in dataclasses.asdict(result).items() if k != "samples"}
     return {**row, "sha": _row_sha(row)}
 
 

@@ -40,6 +40,10 @@ class Outcome:
     """This run's environment key (quantgate.baselines.reference.environment_key)."""
     format: dict[str, Any] | None = None
     """The checkpoint's format facts and the kernel the engine chose (quantgate.checkpoints.formats)."""
+    single_sample_mdd: float | None = None
+    """With repeats: the minimum detectable drop of the same gate on each item's first sample alone."""
+    reasoning: str | None = None
+    """The think-trace format the outputs were parsed with, where the family has one."""
 
     @property
     def passed(self) -> bool:

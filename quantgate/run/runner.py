@@ -11,13 +11,15 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from quantgate.benchmarks.base import Benchmark, Response
+from quantgate.benchmarks.base import Benchmark, Response, Scored
 from quantgate.benchmarks.chat import ChatFormat
+from quantgate.benchmarks.reasoning import ReasoningFormat, prompt_opens_trace, split_reasoning
 from quantgate.data.splits import Splits
 from quantgate.engines.base import Engine
 from quantgate.errors import DatasetError, EngineError
 from quantgate.gate.sanity import flags_for, group_results
 from quantgate.records import (
+    Generation,
     GenerationRequest,
     ItemResult,
     LoglikelihoodRequest,
@@ -25,9 +27,11 @@ from quantgate.records import (
     Request,
     RollingLoglikelihoodRequest,
     Sample,
+    Sampling,
     TaskResult,
 )
 from quantgate.run.cache import ResultCache
+from quantgate.run.repeats import extra_metrics, fold, sample_id, seeded
 
 
 @dataclass(frozen=True)
@@ -62,10 +66,28 @@ class PreparedBenchmark:
     """Hash of all records of the source, before the limit."""
     origin: str
     """Where the records came from."""
+    dataset_hub: str | None = None
+    """The hub dataset they were read from, if any."""
+    dataset_revision: str | None = None
+    """The hub commit they were read at, if known."""
+    repeats: int = 1
+    """Seeded samples per item (quantgate.run.repeats); 1: one generation."""
+    reasoning: ReasoningFormat | None = None
+    """The family's think-trace format, removed from generations before scoring; None: none."""
 
 
-def request_sha(requests: Sequence[Request]) -> str:
-    blob = json.dumps([[type(r).__name__, dataclasses.asdict(r)] for r in requests], ensure_ascii=False)
+# Sampling fields at these values are left out of the hash, so greedy requests hash as before.
+_DEFAULTS = {"temperature": 0.0, "top_p": 1.0, "seed": None}
+
+
+def request_sha(requests: Sequence[Request], **scoring: object) -> str:
+    """Hash of the requests and of any scoring setting given (a reasoning format, repeats)."""
+    rows: list[object] = [
+        [type(r).__name__, {k: v for k, v in dataclasses.asdict(r).items() if _DEFAULTS.get(k, ...) != v}]
+        for r in requests
+    ]
+    extra = {k: v for k, v in scoring.items() if v is not None}
+    blob = json.dumps(rows + ([extra] if extra else []), ensure_ascii=False)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -93,8 +115,11 @@ def prepare(
     metric: str,
     chat: ChatFormat | None = None,
     max_tokens: int | None = None,
+    sampling: Sampling | None = None,
+    reasoning: ReasoningFormat | None = None,
 ) -> PreparedBenchmark:
     """Convert records, draw few-shot examples and build each item's requests."""
+    sampling = sampling or Sampling()
     samples = [benchmark.to_sample(record, i) for i, record in enumerate(splits.test)]
     pool = [benchmark.to_sample(record, i) for i, record in enumerate(benchmark.fewshot_records(splits))]
     seen: set[str] = set()
@@ -120,8 +145,28 @@ def prepare(
                 dataclasses.replace(r, max_tokens=max_tokens) if isinstance(r, GenerationRequest) else r
                 for r in requests
             )
-        items.append(PreparedItem(sample, context, requests, request_sha(requests)))
-    return PreparedBenchmark(benchmark, name, metric, num_fewshot, tuple(items), splits.fingerprint, splits.origin)
+        requests = sampling.apply(requests)
+        repeats = sampling.repeats if sampling.repeats > 1 else None
+        sha = request_sha(requests, reasoning=reasoning.name if reasoning else None, repeats=repeats)
+        items.append(PreparedItem(sample, context, requests, sha))
+    return PreparedBenchmark(
+        benchmark, name, metric, num_fewshot, tuple(items), splits.fingerprint, splits.origin,
+        dataset_hub=splits.hub, dataset_revision=splits.revision, repeats=sampling.repeats, reasoning=reasoning,
+    )  # fmt: skip
+
+
+def units(prepared: PreparedBenchmark) -> list[PreparedItem]:
+    """What is sent and cached: the items, or with repeats each item's k seeded samples."""
+    if prepared.repeats <= 1:
+        return list(prepared.items)
+    reasoning = prepared.reasoning.name if prepared.reasoning else None
+    out = []
+    for item in prepared.items:
+        for j in range(prepared.repeats):
+            requests = seeded(item.requests, j)
+            sample = dataclasses.replace(item.sample, id=sample_id(item.sample.id, j))
+            out.append(PreparedItem(sample, item.context, requests, request_sha(requests, reasoning=reasoning)))
+    return out
 
 
 CHUNK_REQUESTS = 4096
@@ -142,17 +187,25 @@ def run(
     item, and aggregate. Items the cache holds are not sent; ``engine`` may be None when it holds all.
     ``order_seed`` sends each batch in a seeded random order (see ``serve``)."""
     start = time.perf_counter()
-    done = cache.load({item.sample.id: item.prompt_sha for item in prepared.items}) if cache else {}
-    todo = [item for item in prepared.items if item.sample.id not in done]
+    sent = units(prepared)
+    done = cache.load({unit.sample.id: unit.prompt_sha for unit in sent}) if cache else {}
+    todo = [unit for unit in sent if unit.sample.id not in done]
     if todo and engine is None:
-        raise EngineError(f"{len(todo)} items of {prepared.name} are not cached and no engine is loaded")
+        raise EngineError(f"{len(todo)} requests of {prepared.name} are not cached and no engine is loaded")
     for chunk in _chunks(todo, CHUNK_REQUESTS if cache else None):
         assert engine is not None
         scored = score_items(prepared, chunk, serve(engine, chunk, order_seed), progress=progress)
         if cache:
             cache.append(scored)
         done.update((r.id, r) for r in scored)
-    results = [done[item.sample.id] for item in prepared.items]
+    if prepared.repeats <= 1:
+        results = [done[item.sample.id] for item in prepared.items]
+    else:
+        results = [
+            fold(item.sample.id, item.prompt_sha, [done[sample_id(item.sample.id, j)] for j in range(prepared.repeats)],
+                 prepared.metric)
+            for item in prepared.items
+        ]  # fmt: skip
     return summarize(prepared, results, time.perf_counter() - start)
 
 
@@ -210,7 +263,11 @@ def score_items(
 
         pairs = tqdm(pairs, total=len(items), desc=f"scoring {prepared.name}", unit="item")
     for item, item_responses in pairs:
-        scored = prepared.benchmark.score(item.sample, item_responses)
+        trace, unterminated = None, False
+        if prepared.reasoning is None:
+            scored = prepared.benchmark.score(item.sample, item_responses)
+        else:
+            scored, trace, unterminated = score_reasoning(prepared.benchmark, prepared.reasoning, item, item_responses)
         results.append(
             ItemResult(
                 id=item.sample.id,
@@ -222,18 +279,45 @@ def score_items(
                 target=item.sample.target,
                 invalid=scored.extracted is None,
                 group=item.sample.group,
+                trace_chars=trace,
+                unterminated=unterminated,
             )
         )
     return results
+
+
+def score_reasoning(
+    benchmark: Benchmark, fmt: ReasoningFormat, item: PreparedItem, responses: Sequence[Response]
+) -> tuple[Scored, int, bool]:
+    """Score with each generation's think trace removed (quantgate.benchmarks.reasoning). An item
+    whose trace never closed scores 0 on every metric with no answer read: it is counted invalid.
+    The output kept is the whole generation, trace included."""
+    opened = prompt_opens_trace(item.context, fmt)
+    stripped: list[Response] = []
+    trace, whole = 0, []
+    for response in responses:
+        if not isinstance(response, Generation):
+            stripped.append(response)
+            continue
+        parsed = split_reasoning(response.text, fmt, opened_in_prompt=opened)
+        trace += parsed.trace_chars
+        whole.append(response.text)
+        if not parsed.terminated:
+            return Scored({m: 0.0 for m in benchmark.metrics}, "\n".join(whole), None), trace, True
+        stripped.append(dataclasses.replace(response, text=parsed.answer))
+    scored = benchmark.score(item.sample, stripped)
+    return dataclasses.replace(scored, output="\n".join(whole) if whole else scored.output), trace, False
 
 
 def summarize(prepared: PreparedBenchmark, results: list[ItemResult], wall_s: float) -> TaskResult:
     benchmark = prepared.benchmark
     item_scores = [r.scores for r in results]
     metrics = {m: benchmark.metric(m).value(item_scores) for m in benchmark.metrics}
+    metrics |= extra_metrics(results, prepared.metric, prepared.repeats)
     chances = [benchmark.chance(item.sample) for item in prepared.items]
     groups = group_results(results, chances, benchmark.metric(prepared.metric), benchmark.category)
-    invalid = sum(r.invalid for r in results)
+    answers = [sample for r in results for sample in (r.samples or (r,))]
+    invalid = sum(a.invalid for a in answers)
     return TaskResult(
         benchmark=prepared.name,
         task=prepared.benchmark.name,
@@ -245,5 +329,15 @@ def summarize(prepared: PreparedBenchmark, results: list[ItemResult], wall_s: fl
         metrics=metrics,
         higher_is_better=benchmark.higher_is_better,
         groups=groups,
-        flags=flags_for(prepared.name, groups, invalid, len(results)),
+        flags=flags_for(prepared.name, groups, invalid, len(answers)) + reasoning_flags(prepared, answers),
     )
+
+
+def reasoning_flags(prepared: PreparedBenchmark, answers: Sequence[ItemResult]) -> tuple[str, ...]:
+    """Think traces that never closed, named so they are not read as wrong answers."""
+    cut = [a.id for a in answers if a.unterminated]
+    if not cut:
+        return ()
+    shown = ", ".join(cut[:5]) + (f" and {len(cut) - 5} more" if len(cut) > 5 else "")
+    return (f"{prepared.name}: {len(cut)} of {len(answers)} answers end inside an unterminated think trace "
+            f"(scored 0, counted invalid: {shown}); raise max_tokens or check the stop strings",)  # fmt: skip

@@ -28,7 +28,9 @@ from quantgate.baselines.store import (
 )
 from quantgate.benchmarks import get_benchmark
 from quantgate.benchmarks.chat import ChatFormat, load_chat_format
+from quantgate.benchmarks.reasoning import FORMATS
 from quantgate.catalogue.model import Case, Variant
+from quantgate.catalogue.spec import ChatSpec
 from quantgate.checkpoints.formats import format_facts
 from quantgate.checkpoints.resolve import resolve_checkpoint
 from quantgate.data.sources import load_splits
@@ -38,7 +40,7 @@ from quantgate.errors import BaselineError
 from quantgate.files import utc_now, write_text_atomic
 from quantgate.gate.decision import compare
 from quantgate.gate.flips import flipped_items, reference_rows
-from quantgate.records import TaskResult
+from quantgate.records import ItemResult, TaskResult
 from quantgate.run.cache import ResultCache, fingerprint
 from quantgate.run.engine_manager import EngineManager, expected_engine_info
 from quantgate.run.environment import environment
@@ -50,8 +52,18 @@ from quantgate.run.provenance import (
     machine_differences,
     variant_fingerprint,
 )
+from quantgate.run.repeats import single_sample_mdd
 from quantgate.run.runner import PreparedBenchmark, prepare, run
 from quantgate.run.settings import Settings
+
+
+def sample_row(sample: ItemResult) -> dict:
+    """One repeated sample in an item's row of the per-item file."""
+    row = {"id": sample.id, "scores": sample.scores, "invalid": sample.invalid, "extracted": sample.extracted,
+           "output": sample.output}  # fmt: skip
+    if sample.trace_chars is not None:
+        row |= {"trace_chars": sample.trace_chars, "unterminated": sample.unterminated}
+    return row
 
 
 def readable_or_kept(path: Path) -> tuple[Baseline | None, Path | None]:
@@ -92,24 +104,29 @@ class Evaluator:
                 num_fewshot=case.spec.num_fewshot if case.spec.num_fewshot is not None else benchmark.num_fewshot,
                 limit=self.limit(case),
                 metric=case.spec.metric or benchmark.primary_metric,
-                chat=self.chat_format(case.variant),
-                max_tokens=case.spec.max_tokens,
+                chat=self.chat_format(case.variant, case.chat),
+                max_tokens=case.max_tokens,
+                sampling=case.sampling,
+                reasoning=FORMATS[case.variant.reasoning] if case.variant.reasoning else None,
             )
         return self._prepared[key]
 
-    def chat_format(self, variant: Variant) -> ChatFormat | None:
-        """The family's chat format, from its reference variant's tokenizer (loaded once per family)."""
-        if variant.chat is None:
+    def chat_format(self, variant: Variant, chat: ChatSpec | None = None) -> ChatFormat | None:
+        """The family's chat format (or a benchmark's own options), from its reference variant's
+        tokenizer (loaded once per family and options)."""
+        chat = chat if chat is not None else variant.chat
+        if chat is None:
             return None
-        if variant.family not in self._chat:
+        key = f"{variant.family} {json.dumps(chat.template_options(), sort_keys=True)}"
+        if key not in self._chat:
             source, revision = resolve_checkpoint(variant.reference_checkpoint, self.settings.cache_dir)
-            self._chat[variant.family] = load_chat_format(
+            self._chat[key] = load_chat_format(
                 variant.engine_args.get("tokenizer", source),
                 revision=variant.engine_args.get("tokenizer_revision", revision),
                 trust_remote_code=bool(variant.engine_args.get("trust_remote_code", False)),
-                options=variant.chat.template_options(),
+                options=chat.template_options(),
             )
-        return self._chat[variant.family]
+        return self._chat[key]
 
     def baseline_file(self, case: Case) -> Path:
         return baseline_path(self.settings.baselines_dir, case.variant.family, case.benchmark)
@@ -144,6 +161,7 @@ class Evaluator:
             metric=prepared.benchmark.metric(prepared.metric),
             dataset_fingerprint=prepared.dataset_fingerprint,
             prompt_shas={item.sample.id: item.prompt_sha for item in prepared.items},
+            dataset_revision=prepared.dataset_revision,
         )
         return baseline
 
@@ -211,7 +229,10 @@ class Evaluator:
         provenance = self.provenance(case, prepared, info)
         if baseline is None:
             path = self.baseline_file(case)
-            data = baseline_from_result(case.variant.family, result, prepared.origin, provenance)
+            data = baseline_from_result(
+                case.variant.family, result, prepared.origin, provenance,
+                hub=prepared.dataset_hub, revision=prepared.dataset_revision,
+            )  # fmt: skip
             old, kept = readable_or_kept(path) if path.exists() else (None, None)
             write_baseline(path, data, overwrite=self.settings.update_baselines)
             gate = compare(scores, read_baseline(path).item_scores(), metric, rule, label=label, clusters=clusters)
@@ -222,7 +243,7 @@ class Evaluator:
             self._references[(case.variant.family, case.benchmark)] = (result, "session")
             return Outcome(
                 "recorded", message, gate, result, path, items_file, notes=(f"{path}: {change}",), usage=cost,
-                comparison="session", environment=environment_key(provenance),
+                comparison="session", environment=environment_key(provenance), reasoning=case.variant.reasoning,
             )  # fmt: skip
         if case.variant.is_reference:
             reference = self.stored_reference(baseline, provenance)
@@ -230,9 +251,13 @@ class Evaluator:
         else:
             reference = self.reference_for(case, baseline)
         gate, banded = gate_against(scores, reference, metric, rule, label=label, clusters=clusters)
+        single = single_sample_mdd(scores, banded.scores, rule.alpha, clusters) if prepared.repeats > 1 else None
         status: Status = "passed" if gate.passed else "failed"
         notes = [f"{baseline.path}: {note}" for note in machine_differences(baseline.data.provenance, provenance)]
         message = f"{gate.message}\n  compared with {reference.description}"
+        if single is not None:
+            message += (f"\n  {prepared.repeats} samples per item (avg@{prepared.repeats}); the same gate on one "
+                        f"sample per item would resolve a drop of {single:.4f}")  # fmt: skip
         if banded.absorbed:
             message += f"; {len(banded.absorbed)} flip(s) on items the reference is unstable on by itself not counted"
         if case.variant.is_reference and (gate.comparison.lost or gate.comparison.gained):
@@ -242,7 +267,7 @@ class Evaluator:
         return Outcome(
             status, message, gate, result, baseline.path, items_file, notes=tuple(notes), flips=flips, usage=cost,
             comparison=reference.source, absorbed=len(banded.absorbed), unstable=banded.unstable,
-            environment=environment_key(provenance),
+            environment=environment_key(provenance), single_sample_mdd=single, reasoning=case.variant.reasoning,
         )  # fmt: skip
 
     def stored_reference(self, baseline: Baseline, provenance: dict) -> Reference:
@@ -307,7 +332,7 @@ class Evaluator:
             "checkpoint": checkpoint,
             **engine_provenance(info),
             "num_fewshot": prepared.num_fewshot,
-            "chat": case.variant.chat.model_dump(exclude_none=True) if case.variant.chat else None,
+            "chat": case.chat.model_dump(exclude_none=True) if case.chat else None,
             "limit": self.limit(case),
             "software": environment(),
             "recorded_at": utc_now(),
@@ -330,6 +355,12 @@ class Evaluator:
                 "output": item.output,
                 "prompt": item.prompt,
                 "prompt_sha": item.prompt_sha,
+                **(
+                    {"trace_chars": item.trace_chars, "unterminated": item.unterminated}
+                    if item.trace_chars is not None
+                    else {}
+                ),
+                **({"samples": [sample_row(s) for s in item.samples]} if item.samples else {}),
             }
             for item in result.items
         )

@@ -138,3 +138,31 @@ def test_a_subset_of_the_baseline_is_comparable(tmp_path):
     path = tmp_path / "b.json"
     write(path)
     compatible(path, prompt_shas={"2": "s2"})
+
+
+def test_committed_baselines_still_read_and_record_no_hub_revision_for_packaged_data():
+    from pathlib import Path
+
+    files = sorted((Path(__file__).parents[2] / "baselines").rglob("*.json"))
+    assert files
+    for path in files:
+        data = read_baseline(path).data
+        assert (data.dataset.hub, data.dataset.revision) == (None, None), path
+
+
+def test_a_baseline_without_a_revision_says_the_one_it_was_measured_on_is_unknown(tmp_path):
+    write(tmp_path / "b.json")
+    with pytest.raises(BaselineError, match="predates recorded dataset revisions") as error:
+        compatible(tmp_path / "b.json", dataset_fingerprint="other", dataset_revision="a" * 40)
+    assert "revision aaaa" in str(error.value) and "source:" not in str(error.value)
+
+
+def test_same_revision_other_records_points_at_what_was_read(tmp_path):
+    data = baseline_from_result("toy", result(), "hub dataset x/y", {}, hub="x/y", revision="b" * 40)
+    write_baseline(tmp_path / "b.json", data, overwrite=False)
+    with pytest.raises(BaselineError, match="Same revision, other records"):
+        compatible(tmp_path / "b.json", dataset_fingerprint="other", dataset_revision="b" * 40)
+    # A revision written with the file reads back; absent fields stay out of files that have none.
+    assert read_baseline(tmp_path / "b.json").data.dataset.revision == "b" * 40
+    write(tmp_path / "c.json")
+    assert "revision" not in json.loads((tmp_path / "c.json").read_text())["dataset"]

@@ -1,6 +1,7 @@
 """Catalogue validation: every error names the file, line, key and reason; valid files become cases."""
 
 import dataclasses
+import re
 from pathlib import Path
 
 import pytest
@@ -183,3 +184,17 @@ def test_a_hub_override_replaces_only_the_fields_it_names(tmp_path):
     source = _hub_source(tmp_path, "ceval", "{hub: me/ceval-mirror, config: computer_network, split: test}")
     assert (source.path, source.name, source.configs, source.test_split, source.fewshot_split) == (
         "me/ceval-mirror", "computer_network", (), "test", "dev")  # fmt: skip
+
+
+def test_angelslim_ids_follow_the_one_confirmed_checkpoint_and_only_it_is_verified():
+    """AngelSlim/Qwen2_5-32B_instruct_fp8_static is the one AngelSlim Qwen2.5 checkpoint found in
+    public pages (its model card at commit df04f21); every other AngelSlim id stays unverified, and
+    the Qwen2.5 ones take the confirmed naming, not the old `Qwen2.5-<size>-Instruct_<method>`."""
+    checkpoints = {c.variant.checkpoint for c in load_catalogue([CATALOGUES.parents[1] / "catalogue"]).cases}
+    angelslim = {c for c in checkpoints if c.hub and c.hub.startswith("AngelSlim/")}
+    verified = {(c.hub, c.revision) for c in angelslim if c.verified}
+    assert verified == {("AngelSlim/Qwen2_5-32B_instruct_fp8_static", "df04f21fd9e5bd593f74db0d92ba94d314fb37e0")}
+    qwen25 = sorted(c.hub for c in angelslim if "Qwen2" in c.hub and "Distill" not in c.hub)
+    assert len(qwen25) == 10
+    assert all(re.fullmatch(r"AngelSlim/Qwen2_5-(1\.5|7|32)B_instruct_(fp8_static|fp8_dynamic|int4_gptq|int4_awq)", h)
+               for h in qwen25), qwen25  # fmt: skip

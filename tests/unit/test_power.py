@@ -1,5 +1,6 @@
 """The power command and the noise-floor summary."""
 
+import numpy as np
 import pytest
 
 from quantgate.cli.power import main
@@ -21,6 +22,25 @@ def test_power_command_flags_an_underpowered_limit(capsys):
     out = capsys.readouterr().out
     assert "minimum detectable drop at 80% power, alpha 0.05: 0.0786" in out
     assert "is UNDERPOWERED for a margin of 0.02" in out
+
+
+def test_k_samples_per_item_shrink_the_within_item_variance_by_k():
+    # Simulated: 30 items with solve rates spread over [0, 1], variant unchanged, k samples each side.
+    rng = np.random.default_rng(0)
+    p = rng.uniform(0, 1, 30)
+    flip = float(np.mean(2 * p * (1 - p)))  # one sample against one: the chance they disagree
+    for k in (1, 8):
+        deltas = [(rng.binomial(k, p) - rng.binomial(k, p)).mean() / k for _ in range(4000)]
+        assert np.std(deltas) == pytest.approx(paired_se(30, flip, repeats=k), rel=0.05)
+    assert items_needed(0.1, 0.33, 0.05, 0.8, repeats=8) == items_needed(0.1, 0.33 / 8, 0.05, 0.8)
+
+
+def test_power_command_takes_repeats(capsys):
+    assert main(["--n", "30", "--flip-rate", "0.33", "--repeats", "8", "--margin", "0.1"]) == 0
+    out = capsys.readouterr().out
+    assert "8 samples per item" in out and "resolves a margin of 0.1" in out
+    assert main(["--n", "30", "--flip-rate", "0.33", "--margin", "0.1"]) == 0
+    assert "UNDERPOWERED" in capsys.readouterr().out
 
 
 def test_noise_floor_summary_counts_flips_and_keeps_errors():
