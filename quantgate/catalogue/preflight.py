@@ -77,6 +77,8 @@ def wanted(catalogue: Catalogue) -> dict[Entry, tuple[str, ...]]:
     for case in catalogue.cases:
         entries = [_checkpoint(case.variant.checkpoint), _checkpoint(case.variant.reference_checkpoint)]
         tokenizer = case.variant.engine_args.get("tokenizer")
+        if case.variant.llama_cpp is not None and case.variant.llama_cpp.tokenizer:
+            tokenizer = case.variant.llama_cpp.tokenizer
         if isinstance(tokenizer, str) and tokenizer.count("/") == 1 and not Path(tokenizer).exists():
             entries.append(Entry("tokenizer", tokenizer, case.variant.engine_args.get("tokenizer_revision")))
         source = case.source if case.source is not None else REGISTRY[case.task].hub

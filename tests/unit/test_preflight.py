@@ -69,7 +69,7 @@ families:
       awq: {checkpoint: {hub: org/model-awq, verified: false}, benchmarks: [gsm8k]}
       gguf:
         checkpoint: {hub: org/model-gguf, file: model-q4_k_m.gguf}
-        engine: {tokenizer: org/model}
+        llama_cpp: {tokenizer: org/model}
         benchmarks: [gsm8k]
       gated: {checkpoint: {hub: org/gated}, benchmarks: [gsm8k]}
       pinned: {checkpoint: {hub: org/model, revision: gone}, benchmarks: [gsm8k]}
