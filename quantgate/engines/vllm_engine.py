@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import logging
 import math
 import os
 import re
@@ -210,7 +211,12 @@ class VLLMEngine:
 def engine_log(path: Path | None) -> Iterator[None]:
     """Standard output and error (this process's, and those of the processes vLLM starts meanwhile,
     which keep them) go to ``path`` during the load: vLLM logs to standard output, and reports the
-    cause of a failed load only in its log, from the worker that failed."""
+    cause of a failed load only in its log, from the worker that failed.
+
+    vLLM's log handlers hold the stream that was ``sys.stdout`` when vLLM was imported, which under
+    pytest is pytest's capture file, not file descriptor 1; a process vLLM forks (its default on
+    CUDA) inherits them. So those handlers write to ``path`` too while the engine loads (on an H200
+    the engine logs had held only torch's C++ warnings without this)."""
     if path is None:
         yield
         return
@@ -219,17 +225,30 @@ def engine_log(path: Path | None) -> Iterator[None]:
     sys.stderr.flush()
     saved = {fd: os.dup(fd) for fd in (1, 2)}
     log = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    stream = open(path, "a", buffering=1, encoding="utf-8")  # noqa: SIM115 - closed below
+    handlers = _vllm_stream_handlers()
+    streams = [handler.setStream(stream) for handler in handlers]
     try:
         for fd in saved:
             os.dup2(log, fd)
         yield
     finally:
+        for handler, old in zip(handlers, streams):
+            handler.setStream(old)
+        stream.close()
         sys.stdout.flush()
         sys.stderr.flush()
         for fd, copy in saved.items():
             os.dup2(copy, fd)
             os.close(copy)
         os.close(log)
+
+
+def _vllm_stream_handlers() -> list[logging.StreamHandler]:
+    """The stream handlers of vLLM's loggers (none before vLLM is imported)."""
+    names = [name for name in list(logging.root.manager.loggerDict) if name.split(".")[0] == "vllm"]
+    loggers = [logging.getLogger(name) for name in names]
+    return [h for lg in loggers for h in lg.handlers if type(h) is logging.StreamHandler]
 
 
 ERROR_LINE = re.compile(r"\b((?:[A-Za-z_.]+\.)?[A-Z]\w*(?:Error|Exception)\b: .+)$")
