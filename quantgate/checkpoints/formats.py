@@ -25,15 +25,9 @@ def format_facts(checkpoint: Checkpoint, catalogue: dict[str, Any], engine_args:
                  cache_dir: Path) -> dict[str, Any]:  # fmt: skip
     facts: dict[str, Any] = {}
     if checkpoint.embedded and checkpoint.embedded.endswith(".gguf"):
-        from quantgate.checkpoints.gguf_files import gguf_file
+        from quantgate.checkpoints.gguf_files import embedded_gguf, gguf_facts
 
-        manifest = gguf_file(cache_dir, checkpoint.embedded.rpartition("/")[2]).with_suffix(".json")
-        if manifest.is_file():
-            gguf = json.loads(manifest.read_text())
-            facts = {"quant_method": "gguf", "llama_cpp_type": gguf["llama_cpp_type"],
-                     "tensor_types": gguf["tensor_types"]}  # fmt: skip
-        elif checkpoint.embedded.endswith("q4_1.gguf"):
-            facts = {"quant_method": "gguf", "llama_cpp_type": "Q4_1 (the package's file)"}
+        facts = gguf_facts(embedded_gguf(cache_dir, checkpoint.embedded))
     elif checkpoint.embedded:
         manifest = embedded_path(cache_dir, checkpoint.embedded) / MANIFEST
         if manifest.is_file():

@@ -15,7 +15,7 @@ import os
 from collections import Counter
 from pathlib import Path
 
-from quantgate.checkpoints.embedded import embedded_path, gguf_path
+from quantgate.checkpoints.embedded import GGUF_FILE, embedded_path, gguf_path
 
 GGUF_DIR = "smollm2-135m-gguf"
 # file name -> (llama.cpp file type name, made from)
@@ -27,6 +27,25 @@ def gguf_file(cache_dir: Path, name: str) -> Path:
     if name == "q4_1.gguf":
         return gguf_path()
     return embedded_path(cache_dir, GGUF_DIR) / name
+
+
+def embedded_gguf(cache_dir: Path, embedded: str) -> Path:
+    """The file a catalogue's ``embedded: <family>-gguf/<file>.gguf`` names (or ``<name>.gguf`` in the
+    cache's models folder)."""
+    family, _, name = embedded.rpartition("/")
+    return gguf_file(cache_dir, name) if family else embedded_path(cache_dir, name)
+
+
+def gguf_facts(path: Path) -> dict[str, object]:
+    """A GGUF file's format facts: its manifest's, or for the package's own file, its type."""
+    manifest = path.with_suffix(".json")
+    if manifest.is_file():
+        facts = json.loads(manifest.read_text())
+        return {"quant_method": "gguf", "llama_cpp_type": facts["llama_cpp_type"],
+                "tensor_types": facts["tensor_types"]}  # fmt: skip
+    if path.name == GGUF_FILE:
+        return {"quant_method": "gguf", "llama_cpp_type": "Q4_1 (the package's file)"}
+    return {}
 
 
 def tensor_types(path: Path) -> dict[str, int]:

@@ -37,10 +37,9 @@ def resolve_gguf(checkpoint: Checkpoint, cache_dir: Path) -> Path:
     if checkpoint.hub and checkpoint.file:
         return _download(checkpoint.hub, checkpoint.file, checkpoint.revision)
     if checkpoint.embedded:
-        from quantgate.checkpoints.gguf_files import gguf_file
+        from quantgate.checkpoints.gguf_files import embedded_gguf
 
-        family, _, name = checkpoint.embedded.rpartition("/")
-        path = gguf_file(cache_dir, name) if family else embedded_path(cache_dir, name)
+        path = embedded_gguf(cache_dir, checkpoint.embedded)
         if not path.is_file():
             raise EngineLoadError(
                 f"embedded GGUF file {checkpoint.embedded!r} is not built at {path}: "

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
 from quantgate.engines.usage import Served, ServingLog
 from quantgate.errors import EngineError
 
+T = TypeVar("T")
 RETRIED_STATUS = (500, 502, 503, 504)
 RETRIES = 4
 BACKOFF_S = 0.5
@@ -56,51 +57,60 @@ class CompletionsClient:
     def _streamed_completion(self, body: dict[str, Any]) -> dict[str, Any]:
         body = {**body, "stream": True, "stream_options": {"include_usage": True}}
         where = f"POST {self.base_url}/v1/completions (stream)"
-        for attempt in range(RETRIES + 1):
+
+        def once(last: bool) -> dict[str, Any] | None:
             started = time.perf_counter()
-            try:
-                with self._http.stream("POST", "/v1/completions", json=body) as response:
-                    if response.status_code in RETRIED_STATUS and attempt < RETRIES:
-                        time.sleep(BACKOFF_S * 2**attempt)
-                        continue
-                    if response.status_code >= 400:
-                        response.read()
-                        raise EngineError(_refusal(where, response))
-                    answer, arrivals = _read_events(response.iter_lines(), where)
-            except (httpx.TimeoutException, httpx.TransportError) as exc:
-                if attempt == RETRIES:
-                    raise EngineError(f"{where}: {type(exc).__name__}: {exc} (after {RETRIES} retries)") from exc
-                time.sleep(BACKOFF_S * 2**attempt)
-                continue
+            with self._http.stream("POST", "/v1/completions", json=body) as response:
+                if _transient(response, last):
+                    return None
+                if response.status_code >= 400:
+                    response.read()
+                    raise EngineError(_refusal(where, response))
+                answer, arrivals = _read_events(response.iter_lines(), where)
             tokens = int((answer.get("usage") or {}).get("completion_tokens") or 0)
             first = arrivals[0] - started if arrivals else None
             gaps = tuple(b - a for a, b in zip(arrivals, arrivals[1:]))
             self.log.entries.append(Served(started, time.perf_counter() - started, tokens, first, gaps))
             return answer
-        raise AssertionError("unreachable")
+
+        return self._retrying(where, once)
 
     def _send(self, method: str, path: str, body: dict[str, Any] | None) -> Any:
         where = f"{method} {self.base_url}{path}"
+
+        def once(last: bool) -> Any:
+            response = self._http.request(method, path, json=body)
+            if _transient(response, last):
+                return None
+            if response.status_code >= 400:
+                raise EngineError(_refusal(where, response))
+            return response.json()
+
+        return self._retrying(where, once)
+
+    def _retrying(self, where: str, once: Callable[[bool], T | None]) -> T:
+        """``once(last)`` until it answers: a transient status (None), a timeout or a transport error
+        is tried again with backoff, ``RETRIES`` times; the last failure is an EngineError."""
         for attempt in range(RETRIES + 1):
             last = attempt == RETRIES
             try:
-                response = self._http.request(method, path, json=body)
+                answer = once(last)
             except (httpx.TimeoutException, httpx.TransportError) as exc:
                 if last:
                     raise EngineError(f"{where}: {type(exc).__name__}: {exc} (after {RETRIES} retries)") from exc
             else:
-                if response.status_code in RETRIED_STATUS and not last:
-                    pass
-                elif response.status_code >= 400:
-                    raise EngineError(_refusal(where, response))
-                else:
-                    return response.json()
+                if answer is not None:
+                    return answer
             time.sleep(BACKOFF_S * 2**attempt)
         raise AssertionError("unreachable")
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._http.close()
+
+
+def _transient(response: httpx.Response, last: bool) -> bool:
+    return response.status_code in RETRIED_STATUS and not last
 
 
 def _refusal(where: str, response: httpx.Response) -> str:

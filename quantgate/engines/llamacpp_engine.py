@@ -84,7 +84,7 @@ class LlamaCppEngine:
         while True:
             token = next_token(last, request.temperature, request.top_p, rng)
             if token in self._eos:
-                return self._finished(generated, request, "stop")
+                return Generation(self._tokenizer.decode(generated, skip_special_tokens=True), "stop", len(generated))
             generated.append(token)
             self.tokens.generated += 1
             text = self._tokenizer.decode(generated, skip_special_tokens=True)
@@ -95,9 +95,6 @@ class LlamaCppEngine:
                 return Generation(text, "length", len(generated))
             self._llm.eval([token])
             last = self._llm.scores[self._llm.n_tokens - 1]
-
-    def _finished(self, generated: list[int], request: GenerationRequest, reason: str) -> Generation:
-        return Generation(self._tokenizer.decode(generated, skip_special_tokens=True), reason, len(generated))
 
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[float]:
         encode = batch_encoder(self._tokenizer, (t for r in requests for t in pair_texts(r.context, r.continuation)))
