@@ -27,9 +27,9 @@ from quantgate.engines.tokens import (
     batch_encoder,
     candidate_tokens,
     check_lengths,
+    document_windows,
     encode_pair,
     pair_texts,
-    rolling_windows,
 )
 from quantgate.errors import EngineLoadError
 from quantgate.records import (
@@ -112,11 +112,9 @@ class LlamaCppEngine:
         return found
 
     def loglikelihood_rolling(self, requests: Sequence[RollingLoglikelihoodRequest]) -> list[float]:
-        prefix = self._tokenizer.bos_token_id
-        prefix = self._tokenizer.eos_token_id if prefix is None else prefix
         values = []
         for r in requests:
-            windows = rolling_windows(list(self._tokenizer.encode(r.text)), prefix, self._max_len - 1)
+            windows = document_windows(self._tokenizer, list(self._tokenizer.encode(r.text)), self._max_len)
             values.append(math.fsum(self._sum(tokens, start) for tokens, start in windows))
         return values
 

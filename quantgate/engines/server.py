@@ -27,9 +27,9 @@ from quantgate.engines.tokens import (
     batch_encoder,
     candidate_tokens,
     check_lengths,
+    document_windows,
     encode_pair,
     pair_texts,
-    rolling_windows,
 )
 from quantgate.engines.vllm_engine import GPU_RELEASE_SLACK_MIB, RELEASE_TIMEOUT_S, kernel_choices
 from quantgate.errors import EngineError, EngineLoadError
@@ -128,9 +128,8 @@ class ServerEngine:
         return [values for values in found if values is not None]
 
     def loglikelihood_rolling(self, requests: Sequence[RollingLoglikelihoodRequest]) -> list[float]:
-        prefix = self._tokenizer.bos_token_id
-        prefix = self._tokenizer.eos_token_id if prefix is None else prefix
-        windows = [rolling_windows(list(self._tokenizer.encode(r.text)), prefix, self._max_len - 2) for r in requests]
+        windows = [document_windows(self._tokenizer, list(self._tokenizer.encode(r.text)), self._max_len)
+                   for r in requests]  # fmt: skip
         values = iter(self._sequence_logprobs([w for doc in windows for w in doc], "rolling log-likelihood"))
         return [math.fsum(next(values) for _ in doc) for doc in windows]
 

@@ -80,6 +80,15 @@ def rolling_windows(tokens: list[int], prefix_token: int, max_seq_len: int) -> l
     return windows
 
 
+def document_windows(tokenizer: Any, tokens: list[int], max_len: int) -> list[tuple[list[int], int]]:
+    """A whole document's scoring windows, formed alike by every engine: the tokenizer's BOS (else
+    EOS) before the first, each window leaving room within ``max_len`` for the one generated token
+    vLLM's prompt log-probabilities ask for."""
+    prefix = tokenizer.bos_token_id
+    prefix = tokenizer.eos_token_id if prefix is None else prefix
+    return rolling_windows(tokens, prefix, max_len - 2)
+
+
 def batch_encoder(tokenizer: Any, texts: Iterable[str]) -> Callable[[str], list[int]]:
     """``tokenizer.encode`` over texts tokenized beforehand in one batch call, which a fast tokenizer
     spreads over the CPU's cores (one call per text cost MMLU 5-shot 100 s of 146 on an H200)."""

@@ -28,9 +28,9 @@ from quantgate.engines.tokens import (
     batch_encoder,
     candidate_tokens,
     check_lengths,
+    document_windows,
     encode_pair,
     pair_texts,
-    rolling_windows,
 )
 from quantgate.errors import EngineError, EngineLoadError, QuantgateWarning
 from quantgate.records import (
@@ -127,9 +127,7 @@ class VLLMEngine:
 
     def loglikelihood_rolling(self, requests: Sequence[RollingLoglikelihoodRequest]) -> list[float]:
         # lm-eval keeps one position for the prefix token and one spare: windows of max_model_len - 2.
-        prefix = self._tokenizer.bos_token_id
-        prefix = self._tokenizer.eos_token_id if prefix is None else prefix
-        windows = [rolling_windows(self._encode(r.text), prefix, self._max_len - 2) for r in requests]
+        windows = [document_windows(self._tokenizer, self._encode(r.text), self._max_len) for r in requests]
         values = iter(self._sequence_logprobs([w for doc in windows for w in doc]))
         return [math.fsum(next(values) for _ in doc) for doc in windows]
 
