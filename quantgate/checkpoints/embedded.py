@@ -88,7 +88,13 @@ def build_bf16(cache_dir: Path) -> Path:
 def build_quantized(cache_dir: Path, name: str) -> Path:
     """One checkpoint of quantgate.checkpoints.recipes, from the family's BF16 build (or, for a hub
     layout, from the checkpoint it rewrites, built first)."""
-    from quantgate.checkpoints.recipes import RECIPES, calibration_dataset, calibration_facts
+    from quantgate.checkpoints.recipes import (
+        CALIBRATION_SAMPLES,
+        CALIBRATION_TOKENS,
+        RECIPES,
+        calibration_dataset,
+        calibration_facts,
+    )
 
     recipe = RECIPES[name]
     source_name = recipe.from_checkpoint or BF16
@@ -114,8 +120,6 @@ def build_quantized(cache_dir: Path, name: str) -> Path:
     assert recipe.modifiers is not None
     calibration: dict = {}
     if recipe.calibrated:
-        from quantgate.checkpoints.recipes import CALIBRATION_SAMPLES, CALIBRATION_TOKENS
-
         calibration = {"dataset": calibration_dataset(), "num_calibration_samples": CALIBRATION_SAMPLES,
                        "max_seq_length": CALIBRATION_TOKENS}  # fmt: skip
         provenance["calibration"] = calibration_facts()
