@@ -142,7 +142,7 @@ def load_llama_cpp(gguf: Path, *, tokenizer: str, spec: Any, engine_args: dict[s
     except Exception as exc:  # llama-cpp-python raises ValueError for a file it cannot read
         raise EngineLoadError(f"llama.cpp could not load {gguf}: {type(exc).__name__}: {exc}") from exc
     hf_tokenizer = AutoTokenizer.from_pretrained(tokenizer)
-    device = "cuda" if spec.n_gpu_layers and llama_cpp.llama_supports_gpu_offload() else "cpu"
+    device = llama_cpp_device(spec)
     info = EngineInfo("llama.cpp", llama_cpp.__version__, device, machine.device_name(),
                       {**settings, "tokenizer": tokenizer})  # fmt: skip
     return LlamaCppEngine(llm, hf_tokenizer, info, time.perf_counter() - started)
@@ -181,3 +181,15 @@ def next_token(logits: np.ndarray, temperature: float, top_p: float, rng: np.ran
     order = np.argsort(-probs)
     keep = order[: int(np.searchsorted(np.cumsum(probs[order]), top_p)) + 1]
     return int(rng.choice(keep, p=probs[keep] / probs[keep].sum()))
+
+
+def llama_cpp_device(spec: Any) -> str:
+    """Where llama.cpp runs the variant: on the GPU only when layers are offloaded and this build of
+    llama.cpp can offload (a CPU build ignores ``n_gpu_layers``)."""
+    if not spec.n_gpu_layers:
+        return "cpu"
+    try:
+        import llama_cpp
+    except ImportError:
+        return "cpu"
+    return "cuda" if llama_cpp.llama_supports_gpu_offload() else "cpu"

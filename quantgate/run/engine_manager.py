@@ -87,11 +87,11 @@ def expected_engine_info(variant: Variant) -> EngineInfo:
     """The engine facts a cached run records when no engine was loaded for it."""
     device = "cuda" if cuda_device_count() else "cpu"
     if variant.llama_cpp is not None:
-        from quantgate.engines.llamacpp_engine import expected_settings, llama_cpp_version
+        from quantgate.engines.llamacpp_engine import expected_settings, llama_cpp_device, llama_cpp_version
 
         spec = variant.llama_cpp
-        return EngineInfo("llama.cpp", llama_cpp_version(), "cuda" if spec.n_gpu_layers and device == "cuda" else "cpu",
-                          device_name(), expected_settings(spec, variant.engine_args))  # fmt: skip
+        return EngineInfo("llama.cpp", llama_cpp_version(), llama_cpp_device(spec), device_name(),
+                          expected_settings(spec, variant.engine_args))  # fmt: skip
     args = effective_engine_args(variant.engine_args)
     server = variant.server
     if server is None:
