@@ -31,6 +31,7 @@ import signal
 import subprocess
 import sys
 import time
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -60,11 +61,15 @@ GENERATIVE = ("gsm8k", "humaneval", "bbh", "drop", "aime2024", "ifeval")
 
 
 def parse_scales(values: list[str], benchmarks: list[str]) -> dict[str, float]:
-    """``--limit-scale 0.2 --limit-scale bbh=0.05`` -> a fraction per benchmark (default 1)."""
+    """``--limit-scale 0.2 --limit-scale bbh=0.05 --limit-scale aime2024=1/30`` -> a fraction per
+    benchmark (default 1)."""
     scales = dict.fromkeys(benchmarks, 1.0)
     for value in values:
         name, _, fraction = value.rpartition("=")
-        number = float(fraction)
+        try:
+            number = float(Fraction(fraction))
+        except (ValueError, ZeroDivisionError):
+            raise SystemExit(f"--limit-scale {value}: not a fraction") from None
         if not 0 < number <= 1:
             raise SystemExit(f"--limit-scale {value}: the fraction must be in (0, 1]")
         if name and name not in scales:
@@ -76,7 +81,7 @@ def parse_scales(values: list[str], benchmarks: list[str]) -> dict[str, float]:
 
 def limit_for(fraction: float, full: int) -> int | None:
     """Items to score for a fraction of ``full`` (at least one); None for all of them."""
-    return None if fraction >= 1 else max(1, math.ceil(fraction * full))
+    return None if fraction >= 1 else max(1, math.ceil(round(fraction * full, 9)))
 
 
 def family_settings() -> dict[str, Any]:
@@ -159,6 +164,22 @@ def item_count(items_file: Path) -> int:
     return len(items_file.read_text().splitlines()) if items_file.is_file() else 0
 
 
+def sandbox_probe(runs: int = 10) -> dict[str, Any]:
+    """What one HumanEval program costs in quantgate's sandbox on this machine: a program that fails
+    to compile, as random weights' completions do. HumanEval scores its 164 programs one by one."""
+    from quantgate.benchmarks.humaneval import LIMITS
+    from quantgate.benchmarks.sandbox import run_program
+
+    program = 'def f(x):\n    """doc"""\n' + "!!" * 200 + "\ncheck = None\n"
+    start = time.perf_counter()
+    try:
+        statuses = {run_program(program, LIMITS).status for _ in range(runs)}
+    except Exception as exc:  # noqa: BLE001 - reported: HumanEval's tests would error the same way
+        return {"error": f"{type(exc).__name__}: {exc}"}
+    per = (time.perf_counter() - start) / runs
+    return {"s_per_program": round(per, 3), "statuses": sorted(statuses), "humaneval_164_s": round(164 * per, 1)}
+
+
 def machine() -> dict[str, Any]:
     info: dict[str, Any] = {"python": platform.python_version(), "cpu": platform.processor() or platform.machine()}
     try:
@@ -180,6 +201,8 @@ def run(args, pytest_args: list[str]) -> dict:
     label = args.label or f"{mode}-{'-'.join(args.variants)}"
     scales = parse_scales(args.limit_scale, args.benchmarks)
     meta = machine()  # before the run: whether the compile cache was warm
+    if "humaneval" in args.benchmarks:
+        meta["sandbox"] = sandbox_probe()
     standins = build_standins(args)
     data = nightly_data.build(args.work / "data", args.benchmarks)
     cat = args.work / f"{label}.yaml"

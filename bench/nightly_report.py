@@ -22,6 +22,7 @@ def run_markdown(result: Mapping[str, Any]) -> str:
         "",
         f"- machine: {m.get('gpu') or m.get('cpu')}; vLLM {m.get('vllm')}, torch {m.get('torch')}; "
         f"compile cache warm at start: {m.get('compile_cache_warm_at_start')}",
+        f"- HumanEval's sandbox here: {m.get('sandbox')}",
         f"- engine: {result['mode']}; stand-in architecture {result['arch']}; variants {', '.join(result['variants'])}",
         f"- fractions of items scored (the rest extrapolated linearly): {scales}",
         f"- whole run (pytest process, loads and data preparation included): **{_n(result['wall_s'])} s**; "

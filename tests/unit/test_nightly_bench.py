@@ -95,6 +95,9 @@ def test_scales_and_limits():
         nightly.parse_scales(["mmlu=0.5"], benches)
     with pytest.raises(SystemExit, match="in \\(0, 1\\]"):
         nightly.parse_scales(["0"], benches)
+    assert nightly.parse_scales(["aime2024=1/30"], benches)["aime2024"] == pytest.approx(1 / 30)
+    with pytest.raises(SystemExit, match="not a fraction"):
+        nightly.parse_scales(["bbh=half"], benches)
     assert nightly.limit_for(1.0, 30) is None
     assert nightly.limit_for(1 / 30, 30) == 1 and nightly.limit_for(0.0001, 30) == 1
     assert nightly.limit_for(0.05, 6511) == 326
