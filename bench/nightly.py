@@ -181,7 +181,9 @@ def sandbox_probe(runs: int = 10) -> dict[str, Any]:
 
 
 def machine() -> dict[str, Any]:
-    info: dict[str, Any] = {"python": platform.python_version(), "cpu": platform.processor() or platform.machine()}
+    from quantgate.engines.device import device_name
+
+    info: dict[str, Any] = {"python": platform.python_version(), "device": device_name(), "cores": os.cpu_count()}
     try:
         import torch
         import vllm
@@ -197,6 +199,7 @@ def machine() -> dict[str, Any]:
 
 def run(args, pytest_args: list[str]) -> dict:
     args.work, args.out = args.work.resolve(), args.out.resolve()
+    args.eager = args.eager or args.cpu  # the CPU engine settings are eager
     mode = "eager" if args.eager else "compiled"
     label = args.label or f"{mode}-{'-'.join(args.variants)}"
     scales = parse_scales(args.limit_scale, args.benchmarks)
@@ -206,7 +209,9 @@ def run(args, pytest_args: list[str]) -> dict:
     standins = build_standins(args)
     data = nightly_data.build(args.work / "data", args.benchmarks)
     cat = args.work / f"{label}.yaml"
-    cat.write_text(yaml.safe_dump(catalogue(args, standins, data, scales), sort_keys=False, allow_unicode=True))
+    spec = catalogue(args, standins, data, scales)
+    family = spec["families"][f"{FAMILY}-standin"]
+    cat.write_text(yaml.safe_dump(spec, sort_keys=False, allow_unicode=True))
     report, fresh = args.out / label, args.work / f"state-{label}"
     shutil.rmtree(fresh, ignore_errors=True)
     command = [
@@ -219,6 +224,8 @@ def run(args, pytest_args: list[str]) -> dict:
     code, wall, stopped = run_pytest(command, args.out / f"{label}.log", args.deadline_s)
     results = json.loads((report / "results.json").read_text()) if (report / "results.json").is_file() else {}
     from transformers import AutoTokenizer
+
+    from quantgate.benchmarks import get_benchmark
 
     tokenizer = AutoTokenizer.from_pretrained(standins[args.variants[0]])
     rows = []
@@ -233,6 +240,10 @@ def run(args, pytest_args: list[str]) -> dict:
         )
         if row["status"] == "error":
             row["message"] = entry.get("message")
+        if task in GENERATIVE:  # what each sample was allowed, to read the generated tokens against
+            bench = family["benchmarks"][entry["benchmark"]]
+            row["max_tokens"] = bench.get("max_tokens") or get_benchmark(task).max_tokens
+            row["samples"] = row["items"] * int(bench.get("repeats", 1))
         rows.append(row)
     return {
         "label": label, "mode": mode, "arch": args.arch, "variants": args.variants, "benchmarks": args.benchmarks,

@@ -20,7 +20,7 @@ def run_markdown(result: Mapping[str, Any]) -> str:
     lines = [
         f"# Nightly bench: {result['label']}",
         "",
-        f"- machine: {m.get('gpu') or m.get('cpu')}; vLLM {m.get('vllm')}, torch {m.get('torch')}; "
+        f"- machine: {m.get('device')} ({m.get('cores')} cores); vLLM {m.get('vllm')}, torch {m.get('torch')}; "
         f"compile cache warm at start: {m.get('compile_cache_warm_at_start')}",
         f"- HumanEval's sandbox here: {m.get('sandbox')}",
         f"- engine: {result['mode']}; stand-in architecture {result['arch']}; variants {', '.join(result['variants'])}",
@@ -31,19 +31,22 @@ def run_markdown(result: Mapping[str, Any]) -> str:
         f"- engine loads: {result.get('engine_loads')}; batch-invariant mode: "
         f"{(result.get('environment') or {}).get('batch_invariant')}",
         "",
-        "| test | status | items (of) | load s | wall s | pytest s | prompt tokens≈ | generated tokens≈ | tokens/s "
-        "| full-size wall s (linear) | full-size tokens (linear) |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| test | status | items (of) | load s | wall s | pytest s | prompt tokens≈ | generated tokens≈ "
+        "| generated a sample (max) | tokens/s | full-size wall s (linear) | full-size tokens (linear) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in result["tests"]:
         if "benchmark" not in r:
-            lines.append(f"| {r.get('id')} | error: {str(r.get('message'))[:120]} | | | | | | | | | |")
+            lines.append(f"| {r.get('id')} | error: {str(r.get('message'))[:120]} | | | | | | | | | | |")
             continue
         status = r["status"] if r["status"] != "error" else f"error: {str(r.get('message'))[:80]}"
+        per = None
+        if r.get("samples") and r.get("generated_tokens") is not None:
+            per = f"{r['generated_tokens'] / r['samples']:,.0f} ({r['max_tokens']:,})"
         lines.append(
             f"| {r['id']} | {status} | {_n(r['items'])} ({_n(r['full_items'])}) | {_n(r['load_s'])} | {_n(r['wall_s'])} "
-            f"| {_n(r['pytest_s'])} | {_n(r['prompt_tokens'])} | {_n(r['generated_tokens'])} | {_n(r['tokens_per_s'], 0)} "
-            f"| {_n(r['full_wall_s_linear'])} | {_n(r['full_tokens_linear'])} |"
+            f"| {_n(r['pytest_s'])} | {_n(r['prompt_tokens'])} | {_n(r['generated_tokens'])} | {_n(per)} "
+            f"| {_n(r['tokens_per_s'], 0)} | {_n(r['full_wall_s_linear'])} | {_n(r['full_tokens_linear'])} |"
         )
     lines += [
         "",
