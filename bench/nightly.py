@@ -286,7 +286,7 @@ def main() -> int:
     args, rest = parser.parse_known_args()
     if args.phase == "estimate":
         runs = [json.loads(p.read_text()) for p in args.runs]
-        rows = [row for r in runs for row in r["tests"] if "benchmark" in row]
+        rows = [row | {"run": r["label"]} for r in runs for row in r["tests"] if "benchmark" in row]
         result = family_estimate(rows, list(nightly_data.SIZES)) | {"runs": [str(p) for p in args.runs]}
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.with_suffix(".json").write_text(json.dumps(result, indent=1))

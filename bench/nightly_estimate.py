@@ -43,16 +43,25 @@ def figures(entry: Mapping[str, Any], items: int, full_items: int, generated: in
 
 
 def _measured(rows: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str, str], float]:
-    """(variant, mode, benchmark) -> full-size wall (linear), for the tests that produced one."""
-    return {
-        (r["variant"], r["mode"], r["benchmark"]): float(r["full_wall_s_linear"])
-        for r in rows
-        if r.get("full_wall_s_linear") is not None and r.get("status") not in ("error", None)
-    }
+    """(variant, mode, benchmark) -> full-size wall (linear), for the tests that produced one; of
+    several measurements of one test, the one that scored the most items (the first of equals)."""
+    best: dict[tuple[str, str, str], Mapping[str, Any]] = {}
+    for r in rows:
+        if r.get("full_wall_s_linear") is None or r.get("status") in ("error", None):
+            continue
+        key = (r["variant"], r["mode"], r["benchmark"])
+        if key not in best or r["items"] > best[key]["items"]:
+            best[key] = r
+    return {key: float(r["full_wall_s_linear"]) for key, r in best.items()}
 
 
 def _loads(rows: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], float]:
-    return {(r["variant"], r["mode"]): float(r["load_s"]) for r in rows if r.get("load_s") is not None}
+    """(variant, mode) -> load time, the first measured."""
+    loads: dict[tuple[str, str], float] = {}
+    for r in rows:
+        if r.get("load_s") is not None:
+            loads.setdefault((r["variant"], r["mode"]), float(r["load_s"]))
+    return loads
 
 
 def _ratio(
@@ -80,18 +89,35 @@ def _bf16(walls: Mapping, mode: str, bench: str) -> tuple[float, str] | None:
     return None
 
 
-def _speed(walls: Mapping, variant: str, mode: str) -> tuple[float, str]:
+def _same_run_ratio(
+    rows: Sequence[Mapping[str, Any]], a: tuple[str, str], b: tuple[str, str]
+) -> tuple[float, str] | None:
+    """a's walls over b's measured in one run (the same machine, the same minutes), from the run
+    with the most benchmarks in common."""
+    best: tuple[float, list[str], str] | None = None
+    for run in dict.fromkeys(r["run"] for r in rows if r.get("run") is not None):
+        ratio = _ratio(_measured(r for r in rows if r.get("run") == run), a, b)
+        if ratio and (best is None or len(ratio[1]) > len(best[1])):
+            best = (*ratio, str(run))
+    return (best[0], f"on {', '.join(best[1])}, one run ({best[2]})") if best else None
+
+
+def _speed(rows: Sequence[Mapping[str, Any]], walls: Mapping, variant: str, mode: str) -> tuple[float, str]:
     """How a variant's walls compare with BF16's: its own measured ratio (this mode, else the other),
-    else its proxy's, else 1 (assumed as fast as BF16)."""
+    else its proxy's, else 1 (assumed as fast as BF16). A ratio comes from one run where one run
+    measured both, else across runs."""
     chain = [variant]
     while chain[-1] in PROXY and PROXY[chain[-1]] != "bf16":
         chain.append(PROXY[chain[-1]])
     for candidate in chain:
         for m in (mode, *(x for x in MODES if x != mode)):
-            ratio = _ratio(walls, (candidate, m), ("bf16", m))
-            if ratio:
-                value, common = ratio
-                return value, f"{candidate}/bf16 {m} ratio {value:.2f} on {', '.join(common)}"
+            same = _same_run_ratio(rows, (candidate, m), ("bf16", m))
+            if same:
+                return same[0], f"{candidate}/bf16 {m} ratio {same[0]:.2f} {same[1]}"
+            across = _ratio(walls, (candidate, m), ("bf16", m))
+            if across:
+                value, common = across
+                return value, f"{candidate}/bf16 {m} ratio {value:.2f} on {', '.join(common)}, across runs"
     return 1.0, "assumed as fast as bf16 (nothing measured for it or its proxy)"
 
 
@@ -124,7 +150,7 @@ def family_estimate(
                 if base is None:
                     missing.append(f"{variant} {bench} ({mode})")
                     continue
-                speed = speed or _speed(walls, variant, mode)
+                speed = speed or _speed(rows, walls, variant, mode)
                 basis = base[1] if variant == "bf16" else f"bf16 ({base[1]}) x {speed[1]}"
                 per_bench[bench] = {"s": round(base[0] * speed[0], 1), "basis": basis}
             seconds = load + sum(c["s"] for c in per_bench.values())

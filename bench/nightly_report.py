@@ -65,9 +65,15 @@ def estimate_markdown(estimate: Mapping[str, Any], runs: Sequence[Mapping[str, A
     lines.append("")
     for mode in ("compiled", "eager"):
         e = estimate[mode]
+        if not any(cell["benchmarks"] for cell in e["variants"].values()):
+            lines += [f"## {mode}: nothing measured in this mode", ""]
+            continue
         lines += [f"## {mode}: **{_n(e['total_s'])} s ({_n(e['total_min'])} min)** for the family", ""]
         if e["missing"]:
-            lines += [f"Not estimable (nothing measured to derive it from): {', '.join(e['missing'])}", ""]
+            shown = ", ".join(e["missing"][:12]) + (
+                f" and {len(e['missing']) - 12} more" if len(e["missing"]) > 12 else ""
+            )
+            lines += [f"**Incomplete**, not estimable (nothing measured to derive it from): {shown}", ""]
         lines += ["| variant | load s | benchmarks s | total s | how |", "| --- | --- | --- | --- | --- |"]
         for variant, cell in e["variants"].items():
             bases = sorted({c["basis"] for c in cell["benchmarks"].values()})

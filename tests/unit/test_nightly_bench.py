@@ -181,7 +181,7 @@ def test_family_estimate_uses_measurements_then_says_how_it_derived_the_rest():
     assert PROXY["fp8-static"] == "fp8-engine"
     assert eager["fp8-static"]["benchmarks"]["a"]["s"] == 12.0 and eager["fp8-static"]["load_s"] == 25.0
     assert compiled["fp8-static"]["benchmarks"]["b"]["s"] == 160.0
-    assert "fp8-engine/bf16 eager ratio 0.80" in compiled["fp8-static"]["benchmarks"]["b"]["basis"]
+    assert "fp8-engine/bf16 eager ratio 0.80 on a, across runs" in compiled["fp8-static"]["benchmarks"]["b"]["basis"]
     # int4: nothing measured for it (its error is not a figure): as fast as bf16, bf16's load
     assert (
         compiled["int4-gptq"]["benchmarks"]["a"]["s"] == 10.0
@@ -190,6 +190,26 @@ def test_family_estimate_uses_measurements_then_says_how_it_derived_the_rest():
     assert compiled["int4-gptq"]["load_s"] == 100.0
     assert set(compiled) == set(VARIANTS) and est["compiled"]["total_s"] == sum(v["total_s"] for v in compiled.values())
     assert est["faster_mode"] in ("compiled", "eager") and not est["compiled"]["missing"]
+
+
+def test_a_speed_ratio_comes_from_one_run_where_one_run_measured_both():
+    def row(variant, bench, wall, run):
+        return figures(entry(variant, bench, wall, load=1.0), 10, 10, None, "eager") | {"run": run}
+
+    rows = [row("bf16", "a", 10.0, "quiet"), row("bf16", "a", 40.0, "busy"), row("fp8-engine", "a", 20.0, "busy")]
+    basis = family_estimate(rows, ["a"], variants=["bf16", "fp8-static"])["eager"]["variants"]["fp8-static"]
+    # 20 / 40 in the busy run, applied to the quiet run's 10 s (the first of equal measurements)
+    assert basis["benchmarks"]["a"]["s"] == 5.0 and "one run (busy)" in basis["benchmarks"]["a"]["basis"]
+
+
+def test_of_two_measurements_the_larger_one_counts():
+    rows = [
+        figures(entry("bf16", "a", 10.0, load=50.0), 10, 100, None, "compiled"),  # 100 s at full size
+        figures(entry("bf16", "a", 30.0, load=70.0), 50, 100, None, "compiled"),  # 60 s, from more items
+        figures(entry("bf16", "a", 1.0), 5, 100, None, "compiled"),
+    ]
+    cell = family_estimate(rows, ["a"], variants=["bf16"])["compiled"]["variants"]["bf16"]
+    assert cell["benchmarks"]["a"]["s"] == 60.0 and cell["load_s"] == 50.0  # loads: the first measured
 
 
 def test_family_estimate_names_what_it_cannot_derive():
