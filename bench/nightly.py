@@ -125,12 +125,39 @@ def build_standins(args) -> dict[str, Path]:
     return out
 
 
-def run_pytest(command: list[str], log: Path, deadline_s: float | None) -> tuple[int, float, bool]:
+def offline_nltk(work: Path) -> dict[str, str]:
+    """Environment for pytest: unless nltk finds punkt_tab, an NLTK_DATA holding an empty
+    tokenizers/punkt_tab, so lm-eval's IFEval module does not try to download it when imported (a
+    GPU machine without network cannot, and may wait on the connection). None of the synthetic
+    items' instructions reads it (bench/nightly_data.py, IFEVAL_INSTRUCTIONS)."""
+    try:
+        import nltk
+
+        nltk.data.find("tokenizers/punkt_tab")
+        return {}
+    except ImportError:
+        return {}
+    except LookupError:
+        (work / "nltk_data/tokenizers/punkt_tab").mkdir(parents=True, exist_ok=True)
+        paths = [str(work / "nltk_data"), *filter(None, os.environ.get("NLTK_DATA", "").split(os.pathsep))]
+        return {"NLTK_DATA": os.pathsep.join(paths)}
+
+
+def run_pytest(
+    command: list[str], log: Path, deadline_s: float | None, env: dict[str, str] | None = None
+) -> tuple[int, float, bool]:
     """pytest in its own session, output to ``log``; at the deadline it gets SIGINT (quantgate then
     writes an INCOMPLETE results.json with the finished tests), 60 s later its group SIGKILL."""
     start = time.perf_counter()
     with log.open("w") as out:
-        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True)
+        proc = subprocess.Popen(
+            command,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            start_new_session=True,
+            env={**os.environ, **(env or {})},
+        )
         try:
             code = proc.wait(timeout=deadline_s)
             return code, time.perf_counter() - start, False
@@ -221,7 +248,8 @@ def run(args, pytest_args: list[str]) -> dict:
         *(["--no-cache"] if args.no_result_cache else []), *pytest_args,
     ]  # fmt: skip
     report.mkdir(parents=True, exist_ok=True)
-    code, wall, stopped = run_pytest(command, args.out / f"{label}.log", args.deadline_s)
+    env = offline_nltk(args.work) if "ifeval" in args.benchmarks else {}
+    code, wall, stopped = run_pytest(command, args.out / f"{label}.log", args.deadline_s, env)
     results = json.loads((report / "results.json").read_text()) if (report / "results.json").is_file() else {}
     from transformers import AutoTokenizer
 

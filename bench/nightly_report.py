@@ -50,8 +50,8 @@ def run_markdown(result: Mapping[str, Any]) -> str:
         )
     lines += [
         "",
-        "wall: quantgate's runner (requests and scoring, load excluded); pytest: the test's call phase "
-        "(load and data preparation included). Tokens: results.json's count (prompts in full, prefix-cached or "
+        "wall: quantgate's runner (requests and scoring); pytest: the test's call phase (the engine loads, "
+        "and the data is prepared, in the first test's setup). Tokens: results.json's count (prompts in full, prefix-cached or "
         "not); generated: the outputs re-tokenized (approximate), prompt = tokens - generated. Full-size "
         "columns: measured x full items / items scored, an upper bound where a fuller batch would run faster.",
     ]

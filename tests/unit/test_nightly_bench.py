@@ -6,6 +6,7 @@ import argparse
 import hashlib
 import importlib.util
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -218,3 +219,16 @@ def test_family_estimate_names_what_it_cannot_derive():
     assert est["compiled"]["missing"] == ["bf16 b (compiled)"]
     assert est["eager"]["missing"] == ["bf16 load (eager)", "bf16 a (eager)", "bf16 b (eager)"]
     assert est["faster_mode"] is None
+
+
+def test_ifeval_runs_without_downloading_punkt(tmp_path):
+    """Without punkt_tab, pytest gets an NLTK_DATA whose empty punkt_tab stops lm-eval's download
+    at import; with one, nothing changes."""
+    nltk = pytest.importorskip("nltk")
+    env = nightly.offline_nltk(tmp_path)
+    try:
+        nltk.data.find("tokenizers/punkt_tab")
+        assert env == {}
+    except LookupError:
+        assert env["NLTK_DATA"].split(os.pathsep)[0] == str(tmp_path / "nltk_data")
+        assert (tmp_path / "nltk_data/tokenizers/punkt_tab").is_dir()
