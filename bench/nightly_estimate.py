@@ -34,7 +34,7 @@ def figures(entry: Mapping[str, Any], items: int, full_items: int, generated: in
         "status": entry.get("status") or entry.get("outcome"), "items": items, "full_items": full_items,
         "fraction": round(items / full_items, 4) if full_items else None, "load_s": entry.get("load_s"),
         "wall_s": wall, "pytest_s": entry.get("duration_s"), "tokens": tokens,
-        "generated_tokens": generated, "prompt_tokens": tokens - generated if tokens is not None and generated is not None else None,
+        "generated_tokens": generated, "prompt_tokens": tokens - (generated or 0) if tokens is not None else None,
         "tokens_per_s": entry.get("tokens_per_s"), "gpu_peak_mib": entry.get("gpu_peak_mib"),
     }  # fmt: skip
     row["full_wall_s_linear"] = round(wall * scale, 1) if wall is not None and scale else None
