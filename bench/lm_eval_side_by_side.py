@@ -5,8 +5,8 @@ engine arguments, the same items, one after the other on the same machine.
     python bench/lm_eval_side_by_side.py --out bench-out/lm-eval-cpu --items real --mmlu-subjects 2 \\
         --limit mmlu=10 --limit gsm8k=20 --limit hellaswag=50 --limit arc_challenge=50 --limit wikitext=4 \\
         --max-gen-toks 64 --eager
-    # GPU (full-size synthetic items of the real shapes):
-    python bench/lm_eval_side_by_side.py --gpu --model <checkpoint> --out bench-out/lm-eval-gpu --eager
+    # GPU (full-size synthetic items of the real shapes, a Qwen3-8B of seeded initialized weights):
+    python bench/lm_eval_side_by_side.py --gpu --initialized qwen3-8b --out bench-out/lm-eval-gpu --eager
 
 Steps: (1) write the items into a hub cache under ``--work`` (``bench/lm_eval_items.py``; quantgate
 reads each repository's snapshot at its pinned revision, lm-eval the same records from datasets'
@@ -129,12 +129,17 @@ def run_pair(args, name: str, benchmarks: list[str], engine: dict, subjects: lis
     )
     found = {}
     for tool, command in order:
-        print(f"[{name}] {tool}: {' '.join(command)}", flush=True)
-        timed = runs.run_timed(command, env_for(f"{name}-{tool}"), out / f"{tool}.log")
-        found[tool] = {"wall_s": timed.wall_s, "exit": timed.exit, "command": command, "log": timed.log}
-        print(f"[{name}] {tool}: exit {timed.exit}, {timed.wall_s:.1f} s", flush=True)
+        timing = out / f"{tool}.timing.json"
+        if args.only in (None, tool) and not args.compare_only:
+            print(f"[{name}] {tool}: {' '.join(command)}", flush=True)
+            timed = runs.run_timed(command, env_for(f"{name}-{tool}"), out / f"{tool}.log")
+            timing.write_text(json.dumps({"wall_s": timed.wall_s, "exit": timed.exit, "command": command,
+                                          "log": timed.log}, indent=1) + "\n")  # fmt: skip
+            print(f"[{name}] {tool}: exit {timed.exit}, {timed.wall_s:.1f} s", flush=True)
+        if timing.exists():  # this call's run, or an earlier call's (--only, --compare-only)
+            found[tool] = json.loads(timing.read_text())
     results = out / "quantgate" / "results.json"
-    if results.exists():
+    if "quantgate" in found and results.exists():
         data = json.loads(results.read_text())
         found["quantgate"]["engine_loads"] = data.get("engine_loads")
         found["quantgate"]["tests"] = {r["id"]: {k: r.get(k) for k in ("status", "score", "n", "wall_s", "load_s")}
@@ -158,19 +163,19 @@ def markdown(report: dict) -> str:
             "| lm-eval wall | quantgate wall | speed ratio |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")  # fmt: skip
     lines = [head]
 
-    def number(x, digits=3):
-        return "—" if x is None else f"{x:,.{digits}f}"
+    def number(x, digits=3, unit=""):
+        return "—" if x is None else f"{x:,.{digits}f}{unit}"
 
     for name, row in report["benchmarks"].items():
         walls = row.get("walls", {})
-        lines.append(f"| {name} | {row['items']:,} | {row['identical']:,} | {number(100 * row['agreement'], 1)}% "
+        lines.append(f"| {name} | {row['items']:,} | {row['identical']:,} | {number(row['agreement'] and 100 * row['agreement'], 1, '%')} "
                      f"| {row['identical_prompts']:,} | {number(row['lm_eval_score'])} | {number(row['quantgate_score'])} "
-                     f"| {number(walls.get('lm_eval_s'), 1)} s | {number(walls.get('quantgate_s'), 1)} s "
-                     f"| {number(walls.get('speed_ratio'), 2)}× |")  # fmt: skip
+                     f"| {number(walls.get('lm_eval_s'), 1, ' s')} | {number(walls.get('quantgate_s'), 1, ' s')} "
+                     f"| {number(walls.get('speed_ratio'), 2, '×')} |")  # fmt: skip
     total = report["overall"]
-    lines.append(f"| **all, one run each** | {total['items']:,} | {total['identical']:,} | {number(100 * total['agreement'], 1)}% "
-                 f"| | | | {number(total['lm_eval_s'], 1)} s | {number(total['quantgate_s'], 1)} s "
-                 f"| {number(total['speed_ratio'], 2)}× |")  # fmt: skip
+    lines.append(f"| **all, one run each** | {total['items']:,} | {total['identical']:,} | {number(total['agreement'] and 100 * total['agreement'], 1, '%')} "
+                 f"| | | | {number(total['lm_eval_s'], 1, ' s')} | {number(total['quantgate_s'], 1, ' s')} "
+                 f"| {number(total['speed_ratio'], 2, '×')} |")  # fmt: skip
     notes = [f"- {k}: {v}" for k, v in report["settings"].items()]
     return (
         "\n".join(lines)
@@ -183,6 +188,9 @@ def markdown(report: dict) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, help="checkpoint folder (default: the embedded SmolLM2-135M BF16 build)")
+    parser.add_argument("--initialized", choices=("qwen3-8b", "qwen3-0.6b"),
+                        help="instead of --model: the architecture's stand-in with seeded initialized weights (bench/standin.py), "
+                        "written under --work; its answers vary, so decisions can disagree")  # fmt: skip
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--work", type=Path, help="hub cache, catalogues, compile caches (default: OUT/work)")
     parser.add_argument("--items", choices=("synthetic", "real"), default="synthetic",
@@ -207,6 +215,9 @@ def main() -> int:
     parser.add_argument("--max-num-batched-tokens", type=int, help="default: vLLM's on a GPU, 1024 on a CPU")
     parser.add_argument("--per-benchmark", action="store_true", help="also one run of each tool per benchmark")
     parser.add_argument("--quantgate-first", action="store_true")
+    parser.add_argument("--only", choices=("lm_eval", "quantgate"),
+                        help="run one tool; the other's run is read from an earlier call's files under --out")  # fmt: skip
+    parser.add_argument("--compare-only", action="store_true", help="run nothing: compare the runs under --out")
     parser.add_argument("--lm-eval-python", default=sys.executable)
     parser.add_argument("--quantgate-python", default=sys.executable)
     args = parser.parse_args()
@@ -219,6 +230,11 @@ def main() -> int:
     from quantgate.engines.device import device_name
     from quantgate.files import default_cache_dir, utc_now
 
+    if args.initialized:
+        from bench.standin import build_standin, initialize_weights
+
+        standin = build_standin(args.initialized, args.work / f"{args.initialized}-standin")
+        args.model = initialize_weights(standin, args.work / f"{args.initialized}-initialized")
     args.model = (args.model or embedded_path(default_cache_dir(), BF16)).resolve()
     args.load_format = args.load_format or ("dummy" if args.dummy else None)
     args.gpu_memory_utilization = args.gpu_memory_utilization or (0.85 if args.gpu else 0.3)
@@ -230,24 +246,31 @@ def main() -> int:
 
     start = time.perf_counter()
     datasets = items.build(args.items, limits, mmlu_subjects=args.mmlu_subjects)
-    commits = items.write({k: v for k, v in datasets.items() if k in benchmarks}, hf_home)
+    if not args.compare_only:
+        items.write({k: v for k, v in datasets.items() if k in benchmarks}, hf_home)
     same_items = check_same_items(datasets, benchmarks)
     sources = check_lm_eval_sources(args.lm_eval_python, datasets, subjects)
     print(f"items written and read back in {time.perf_counter() - start:.1f} s: {same_items}", flush=True)
     engine = engine_arguments(args)
-    warm_page_cache(args.model)
+    if not args.compare_only:
+        warm_page_cache(args.model)
 
     def env_for(run: str) -> dict[str, str]:
         return runs.environment(hf_home, args.work / "vllm-cache" / run, args.gpu, args.batch_invariant)
 
     combined = run_pair(args, "all", benchmarks, engine, subjects, env_for)
-    rows = decisions(args, "all", benchmarks, subjects)
     per_benchmark = {}
     if args.per_benchmark:
-        for name in benchmarks:
-            per_benchmark[name] = run_pair(args, name, [name], engine, subjects, env_for)
-            lm, qg = per_benchmark[name]["lm_eval"]["wall_s"], per_benchmark[name]["quantgate"]["wall_s"]
-            rows[name]["walls"] = {"lm_eval_s": lm, "quantgate_s": qg, "speed_ratio": round(lm / qg, 3)}
+        per_benchmark = {name: run_pair(args, name, [name], engine, subjects, env_for) for name in benchmarks}
+    missing = [f"{run}: {tool}" for run, found in {"all": combined, **per_benchmark}.items()
+               for tool in ("lm_eval", "quantgate") if tool not in found]  # fmt: skip
+    if missing:
+        print(f"not compared yet, runs missing under {args.out}: {', '.join(missing)}")
+        return 0
+    rows = decisions(args, "all", benchmarks, subjects)
+    for name, found in per_benchmark.items():
+        lm, qg = found["lm_eval"]["wall_s"], found["quantgate"]["wall_s"]
+        rows[name]["walls"] = {"lm_eval_s": lm, "quantgate_s": qg, "speed_ratio": round(lm / qg, 3)}
     total = compare.overall(rows)
     lm, qg = combined["lm_eval"]["wall_s"], combined["quantgate"]["wall_s"]
     total.update({"lm_eval_s": lm, "quantgate_s": qg, "speed_ratio": round(lm / qg, 3)})
@@ -260,7 +283,7 @@ def main() -> int:
                      "shots": {b: runs.SHOTS[b] for b in benchmarks}, "max_gen_toks": args.max_gen_toks or 256,
                      "batch_invariant": bool(args.gpu and args.batch_invariant), "order": "quantgate first" if args.quantgate_first else "lm-eval first",
                      "engine": ", ".join(f"{k}={v}" for k, v in engine.items())},
-        "datasets": same_items, "commits": commits, "lm_eval_reads": sources,
+        "datasets": same_items, "lm_eval_reads": sources,
         "runs": {"all": combined, **per_benchmark}, "benchmarks": rows, "overall": total,
     }  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
