@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import time
 from dataclasses import dataclass
@@ -34,18 +35,27 @@ class Timed:
     command: list[str]
     exit: int
     wall_s: float
+    cpu_s: float
+    """User and system time of the process and the descendants it waited for (vLLM's engine
+    processes): less sensitive than the wall to other work on a shared machine."""
+    load_before: float
+    load_after: float
     log: str
 
 
 def run_timed(command: list[str], env: dict[str, str], log: Path, cwd: Path = REPO) -> Timed:
     """Run ``command`` to its end, stdout and stderr into ``log``; the wall clock covers the whole
-    process: interpreter start, imports, engine load, scoring and writing results."""
+    process: interpreter start, imports, engine load, scoring and writing results. The one-minute
+    load average before and after says whether the machine was shared meanwhile."""
     log.parent.mkdir(parents=True, exist_ok=True)
+    before, load_before = resource.getrusage(resource.RUSAGE_CHILDREN), os.getloadavg()[0]
     with log.open("w") as out:
         start = time.perf_counter()
         code = subprocess.call(command, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
         wall = time.perf_counter() - start
-    return Timed(command, code, round(wall, 2), str(log))
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return Timed(command, code, round(wall, 2), round(cpu, 1), load_before, os.getloadavg()[0], str(log))
 
 
 def mmlu_group(subjects: list[str]) -> dict:

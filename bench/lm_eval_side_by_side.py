@@ -22,6 +22,7 @@ has no per-task time.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -133,9 +134,8 @@ def run_pair(args, name: str, benchmarks: list[str], engine: dict, subjects: lis
         if args.only in (None, tool) and not args.compare_only:
             print(f"[{name}] {tool}: {' '.join(command)}", flush=True)
             timed = runs.run_timed(command, env_for(f"{name}-{tool}"), out / f"{tool}.log")
-            timing.write_text(json.dumps({"wall_s": timed.wall_s, "exit": timed.exit, "command": command,
-                                          "log": timed.log}, indent=1) + "\n")  # fmt: skip
-            print(f"[{name}] {tool}: exit {timed.exit}, {timed.wall_s:.1f} s", flush=True)
+            timing.write_text(json.dumps(dataclasses.asdict(timed), indent=1) + "\n")
+            print(f"[{name}] {tool}: exit {timed.exit}, {timed.wall_s:.1f} s wall, {timed.cpu_s:.1f} s CPU", flush=True)
         if timing.exists():  # this call's run, or an earlier call's (--only, --compare-only)
             found[tool] = json.loads(timing.read_text())
     results = out / "quantgate" / "results.json"
@@ -158,24 +158,31 @@ def decisions(args, run: str, benchmarks: list[str], subjects: list[str]) -> dic
     return rows
 
 
+def walls(found: dict) -> dict:
+    lm, qg = found["lm_eval"], found["quantgate"]
+    return {"lm_eval_s": lm["wall_s"], "quantgate_s": qg["wall_s"], "speed_ratio": round(lm["wall_s"] / qg["wall_s"], 3),
+            "lm_eval_cpu_s": lm.get("cpu_s"), "quantgate_cpu_s": qg.get("cpu_s"),
+            "cpu_ratio": round(lm["cpu_s"] / qg["cpu_s"], 3) if lm.get("cpu_s") and qg.get("cpu_s") else None}  # fmt: skip
+
+
 def markdown(report: dict) -> str:
     head = ("| benchmark | items | identical decisions | agreement | identical prompts | lm-eval score | quantgate score "
-            "| lm-eval wall | quantgate wall | speed ratio |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")  # fmt: skip
+            "| lm-eval wall | quantgate wall | speed ratio | CPU time ratio |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")  # fmt: skip
     lines = [head]
 
     def number(x, digits=3, unit=""):
         return "—" if x is None else f"{x:,.{digits}f}{unit}"
 
     for name, row in report["benchmarks"].items():
-        walls = row.get("walls", {})
+        timing = row.get("walls", {})
         lines.append(f"| {name} | {row['items']:,} | {row['identical']:,} | {number(row['agreement'] and 100 * row['agreement'], 1, '%')} "
                      f"| {row['identical_prompts']:,} | {number(row['lm_eval_score'])} | {number(row['quantgate_score'])} "
-                     f"| {number(walls.get('lm_eval_s'), 1, ' s')} | {number(walls.get('quantgate_s'), 1, ' s')} "
-                     f"| {number(walls.get('speed_ratio'), 2, '×')} |")  # fmt: skip
+                     f"| {number(timing.get('lm_eval_s'), 1, ' s')} | {number(timing.get('quantgate_s'), 1, ' s')} "
+                     f"| {number(timing.get('speed_ratio'), 2, '×')} | {number(timing.get('cpu_ratio'), 2, '×')} |")  # fmt: skip
     total = report["overall"]
     lines.append(f"| **all, one run each** | {total['items']:,} | {total['identical']:,} | {number(total['agreement'] and 100 * total['agreement'], 1, '%')} "
                  f"| | | | {number(total['lm_eval_s'], 1, ' s')} | {number(total['quantgate_s'], 1, ' s')} "
-                 f"| {number(total['speed_ratio'], 2, '×')} |")  # fmt: skip
+                 f"| {number(total['speed_ratio'], 2, '×')} | {number(total['cpu_ratio'], 2, '×')} |")  # fmt: skip
     notes = [f"- {k}: {v}" for k, v in report["settings"].items()]
     return (
         "\n".join(lines)
@@ -269,11 +276,9 @@ def main() -> int:
         return 0
     rows = decisions(args, "all", benchmarks, subjects)
     for name, found in per_benchmark.items():
-        lm, qg = found["lm_eval"]["wall_s"], found["quantgate"]["wall_s"]
-        rows[name]["walls"] = {"lm_eval_s": lm, "quantgate_s": qg, "speed_ratio": round(lm / qg, 3)}
+        rows[name]["walls"] = walls(found)
     total = compare.overall(rows)
-    lm, qg = combined["lm_eval"]["wall_s"], combined["quantgate"]["wall_s"]
-    total.update({"lm_eval_s": lm, "quantgate_s": qg, "speed_ratio": round(lm / qg, 3)})
+    total.update(walls(combined))
     versions = {tool: json.loads(subprocess.run([python, "-c", VERSIONS], capture_output=True, text=True).stdout)
                 for tool, python in (("lm_eval", args.lm_eval_python), ("quantgate", args.quantgate_python))}  # fmt: skip
     report = {
