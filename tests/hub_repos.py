@@ -170,3 +170,33 @@ def write_benchmark_repo(
         configs.setdefault(name, {})[split] = pattern.format(config=name, split=split)
     pinned = source.revision
     return write_repo(cache, source.path, files, configs, commit=pinned, branch=None if pinned else "main")
+
+
+def prepare_offline_load(datasets_cache: Path, snapshot: Path, repo: str, config: str) -> Path:
+    """Write what an online ``datasets.load_dataset(repo, config)`` at the snapshot's commit leaves in
+    datasets' own cache (``<owner>___<name>/<config>/<version>/<commit>``: Arrow files and
+    dataset_info.json), prepared from the snapshot's files. Offline, datasets 3 and later look for a
+    hub id only there, not in the hub cache, so this is where lm-eval's ``load_dataset`` finds it.
+    Returns the prepared folder."""
+    import shutil
+    import tempfile
+
+    from datasets.load import dataset_module_factory, get_dataset_builder_class
+    from datasets.naming import camelcase_to_snakecase
+
+    module = dataset_module_factory(str(snapshot))
+    owner, _, name = repo.rpartition("/")
+    name = camelcase_to_snakecase(name)
+    builder_cls = get_dataset_builder_class(module, dataset_name=name)
+    kwargs = {k: v for k, v in module.builder_kwargs.items() if k != "dataset_name"}
+    with tempfile.TemporaryDirectory(dir=datasets_cache.parent) as scratch:
+        # Prepared under the bare name (a repo_id would have datasets check the files' hub URLs),
+        # then moved under the owner's prefix, where a hub load would have written it.
+        builder = builder_cls(cache_dir=scratch, dataset_name=name, config_name=config, hash=snapshot.name, **kwargs)
+        builder.download_and_prepare()
+        prepared = Path(builder.cache_dir)
+        target = datasets_cache / (f"{owner}___{name}" if owner else name) / prepared.relative_to(Path(scratch) / name)
+        shutil.rmtree(target, ignore_errors=True)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(prepared), target)
+    return target
