@@ -146,8 +146,10 @@ def offline_nltk(work: Path) -> dict[str, str]:
 def run_pytest(
     command: list[str], log: Path, deadline_s: float | None, env: dict[str, str] | None = None
 ) -> tuple[int, float, bool]:
-    """pytest in its own session, output to ``log``; at the deadline it gets SIGINT (quantgate then
-    writes an INCOMPLETE results.json with the finished tests), 60 s later its group SIGKILL."""
+    """pytest in its own session, output to ``log``; at the deadline its process group gets SIGINT
+    (quantgate then writes an INCOMPLETE results.json), 30 s later SIGKILL. On vLLM-CPU pytest did
+    not act on SIGINT within 60 s while an engine loaded or served a batch, so the finished tests'
+    figures come from bench/nightly_plugin.py's stream either way."""
     start = time.perf_counter()
     with log.open("w") as out:
         proc = subprocess.Popen(
@@ -162,9 +164,9 @@ def run_pytest(
             code = proc.wait(timeout=deadline_s)
             return code, time.perf_counter() - start, False
         except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGINT)
+            os.killpg(proc.pid, signal.SIGINT)  # pytest and its engine processes
         try:
-            code = proc.wait(timeout=60)
+            code = proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             code = proc.wait()
@@ -185,6 +187,20 @@ def generated_tokens(items_file: Path, tokenizer, task: str) -> int | None:
                 text = text[: text.rfind(f"\n# {status}: ")]
             texts.append(text)
     return sum(len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]) if texts else 0
+
+
+def reported(results: dict, streamed: Path) -> list[dict]:
+    """The tests' entries: results.json's, and from the plugin's stream those results.json lacks
+    (all of them when pytest was killed before writing it)."""
+    entries = list(results.get("results", []))
+    known = {e.get("id") or e.get("nodeid") for e in entries}
+    if streamed.is_file():
+        for line in streamed.read_text().splitlines():
+            entry = json.loads(line)
+            if entry["id"] not in known:
+                entries.append(entry)
+                known.add(entry["id"])
+    return entries
 
 
 def item_count(items_file: Path) -> int:
@@ -238,6 +254,7 @@ def run(args, pytest_args: list[str]) -> dict:
     cat = args.work / f"{label}.yaml"
     spec = catalogue(args, standins, data, scales)
     family = spec["families"][f"{FAMILY}-standin"]
+    selected = [f"{FAMILY}-standin-{v}-{b}" for v in args.variants for b in args.benchmarks]
     cat.write_text(yaml.safe_dump(spec, sort_keys=False, allow_unicode=True))
     report, fresh = args.out / label, args.work / f"state-{label}"
     shutil.rmtree(fresh, ignore_errors=True)
@@ -245,19 +262,25 @@ def run(args, pytest_args: list[str]) -> dict:
         sys.executable, "-m", "pytest", "tests/test_accuracy.py", "-p", "no:cacheprovider", "--catalogue", str(cat),
         "--baselines-dir", str(fresh / "baselines"), "--cache-dir", str(fresh / "cache"), "--report-dir", str(report),
         "--record-missing-baselines", "--html", str(report / "report.html"), "--junit-xml", str(report / "junit.xml"),
+        "-p", "bench.nightly_plugin",
         *(["--no-cache"] if args.no_result_cache else []), *pytest_args,
     ]  # fmt: skip
     report.mkdir(parents=True, exist_ok=True)
     env = offline_nltk(args.work) if "ifeval" in args.benchmarks else {}
+    streamed = report / "tests.jsonl"
+    streamed.unlink(missing_ok=True)
+    env["QUANTGATE_NIGHTLY_LOG"] = str(streamed)
+    (report / "results.json").unlink(missing_ok=True)
     code, wall, stopped = run_pytest(command, args.out / f"{label}.log", args.deadline_s, env)
     results = json.loads((report / "results.json").read_text()) if (report / "results.json").is_file() else {}
+    entries = reported(results, streamed)
     from transformers import AutoTokenizer
 
     from quantgate.benchmarks import get_benchmark
 
     tokenizer = AutoTokenizer.from_pretrained(standins[args.variants[0]])
     rows = []
-    for entry in results.get("results", []):
+    for entry in entries:
         if "benchmark" not in entry:  # an error before quantgate decided: no figures
             rows.append({"id": entry.get("nodeid"), "status": "error", "message": entry.get("message")})
             continue
@@ -277,8 +300,11 @@ def run(args, pytest_args: list[str]) -> dict:
         "label": label, "mode": mode, "arch": args.arch, "variants": args.variants, "benchmarks": args.benchmarks,
         "limit_scale": scales, "pytest_exit": code, "stopped_at_deadline": stopped, "wall_s": round(wall, 1),
         "tests_wall_s": round(sum(r.get("wall_s") or 0 for r in rows), 1),
-        "loads_s": round(sum(r.get("load_s") or 0 for r in rows), 1), "engine_loads": results.get("engine_loads"),
-        "run": results.get("run"), "environment": next((e.get("environment") for e in results.get("results", []) if e.get("environment")), None),
+        "loads_s": round(sum(r.get("load_s") or 0 for r in rows), 1),
+        "engine_loads": results.get("engine_loads") or {f"{FAMILY}-standin-{v}": sum(1 for e in entries if e.get("loaded") and e.get("variant") == v) for v in args.variants},
+        "run": results.get("run") or {"complete": False, "reason": "pytest wrote no results.json (killed)",
+                                      "not_run": [c for c in selected if c not in {e.get("id") for e in entries}]},
+        "environment": next((e.get("environment") for e in entries if e.get("environment")), None),
         "machine": meta, "quantized_standins": {v: QUANTIZED.get(STANDINS[v][0] or "", "") for v in args.variants},
         "command": command, "tests": rows,
     }  # fmt: skip

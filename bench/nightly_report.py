@@ -28,6 +28,11 @@ def run_markdown(result: Mapping[str, Any]) -> str:
         f"- whole run (pytest process, loads and data preparation included): **{_n(result['wall_s'])} s**; "
         f"tests' wall {_n(result['tests_wall_s'])} s, loads {_n(result['loads_s'])} s; pytest exit {result['pytest_exit']}"
         + (" (**stopped at the deadline**)" if result["stopped_at_deadline"] else ""),
+        *(
+            [f"- not run (the deadline, or an error): {', '.join(result['run']['not_run'])}"]
+            if (result.get("run") or {}).get("not_run")
+            else []
+        ),
         f"- engine loads: {result.get('engine_loads')}; batch-invariant mode: "
         f"{(result.get('environment') or {}).get('batch_invariant')}",
         "",

@@ -232,3 +232,13 @@ def test_ifeval_runs_without_downloading_punkt(tmp_path):
     except LookupError:
         assert env["NLTK_DATA"].split(os.pathsep)[0] == str(tmp_path / "nltk_data")
         assert (tmp_path / "nltk_data/tokenizers/punkt_tab").is_dir()
+
+
+def test_a_killed_run_keeps_the_tests_it_streamed(tmp_path):
+    stream = tmp_path / "tests.jsonl"
+    stream.write_text("".join(json.dumps(entry("bf16", b, 1.0)) + "\n" for b in ("a", "b")))
+    assert [e["benchmark"] for e in nightly.reported({}, stream)] == ["a", "b"]  # no results.json: the stream
+    written = {"results": [entry("bf16", "a", 2.0)]}
+    merged = nightly.reported(written, stream)  # results.json first, the stream fills in what it lacks
+    assert [(e["benchmark"], e["wall_s"]) for e in merged] == [("a", 2.0), ("b", 1.0)]
+    assert nightly.reported(written, tmp_path / "absent.jsonl") == written["results"]
