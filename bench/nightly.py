@@ -26,6 +26,7 @@ import json
 import math
 import os
 import platform
+import re
 import shutil
 import signal
 import subprocess
@@ -203,6 +204,22 @@ def reported(results: dict, streamed: Path) -> list[dict]:
     return entries
 
 
+KV_CACHE = re.compile(
+    r"KV cache size: ([\d,]+) tokens.*?Maximum concurrency for ([\d,]+) tokens per request: ([\d.]+)x"
+)
+
+
+def kv_caches(report: Path) -> dict[str, dict[str, float]]:
+    """Each variant's KV cache as vLLM's log states it: tokens, and requests of max_model_len at once."""
+    out = {}
+    for log in sorted((report / "engine-logs").glob("*.log")):
+        if found := KV_CACHE.search(log.read_text(errors="replace")):
+            tokens, length, concurrency = found.groups()
+            out[log.stem] = {"tokens": int(tokens.replace(",", "")), "max_model_len": int(length.replace(",", "")),
+                             "concurrency": float(concurrency)}  # fmt: skip
+    return out
+
+
 def item_count(items_file: Path) -> int:
     return len(items_file.read_text().splitlines()) if items_file.is_file() else 0
 
@@ -317,6 +334,7 @@ def run(args, pytest_args: list[str]) -> dict:
         "run": results.get("run") or {"complete": False, "reason": "pytest wrote no results.json (stopped)",
                                       "not_run": [c for c in selected if c not in done]},
         "environment": next((e.get("environment") for e in entries if e.get("environment")), None),
+        "kv_cache": kv_caches(report),
         "machine": meta, "quantized_standins": {v: QUANTIZED.get(STANDINS[v][0] or "", "") for v in args.variants},
         "command": command, "tests": rows,
     }  # fmt: skip
