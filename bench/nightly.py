@@ -26,6 +26,7 @@ import json
 import math
 import os
 import platform
+import re
 import shutil
 import signal
 import subprocess
@@ -203,6 +204,22 @@ def reported(results: dict, streamed: Path) -> list[dict]:
     return entries
 
 
+KV_CACHE = re.compile(
+    r"KV cache size: ([\d,]+) tokens.*?Maximum concurrency for ([\d,]+) tokens per request: ([\d.]+)x"
+)
+
+
+def kv_caches(report: Path) -> dict[str, dict[str, float]]:
+    """Each variant's KV cache as vLLM's log states it: tokens, and requests of max_model_len at once."""
+    out = {}
+    for log in sorted((report / "engine-logs").glob("*.log")):
+        if found := KV_CACHE.search(log.read_text(errors="replace")):
+            tokens, length, concurrency = found.groups()
+            out[log.stem] = {"tokens": int(tokens.replace(",", "")), "max_model_len": int(length.replace(",", "")),
+                             "concurrency": float(concurrency)}  # fmt: skip
+    return out
+
+
 def item_count(items_file: Path) -> int:
     return len(items_file.read_text().splitlines()) if items_file.is_file() else 0
 
@@ -240,6 +257,41 @@ def machine() -> dict[str, Any]:
     return info
 
 
+def pytest_command(args, catalogue_file: Path, report: Path, fresh: Path, pytest_args: list[str]) -> list[str]:
+    """tests/test_accuracy.py on the stand-in catalogue alone, with empty baselines and result cache
+    (a first nightly of these variants: the reference records, the others gate against it)."""
+    return [
+        sys.executable, "-m", "pytest", "tests/test_accuracy.py", "-p", "no:cacheprovider", "-p", "bench.nightly_plugin",
+        "--catalogue", str(catalogue_file), "--baselines-dir", str(fresh / "baselines"), "--cache-dir", str(fresh / "cache"),
+        "--report-dir", str(report), "--record-missing-baselines", "--html", str(report / "report.html"),
+        "--junit-xml", str(report / "junit.xml"), *(["--no-cache"] if args.no_result_cache else []), *pytest_args,
+    ]  # fmt: skip
+
+
+def rows_of(entries: list[dict], report: Path, family: dict, tokenizer, mode: str) -> list[dict]:
+    """Each test's figures (bench/nightly_estimate.py), with its generated tokens counted from its
+    per-item file and, for a generative test, what each sample was allowed."""
+    from quantgate.benchmarks import get_benchmark
+
+    rows = []
+    for entry in entries:
+        if "benchmark" not in entry:  # an error before quantgate decided: no figures
+            rows.append({"id": entry.get("nodeid"), "status": "error", "message": entry.get("message")})
+            continue
+        items = report / "items" / f"{entry['id']}.jsonl"
+        task = entry.get("task") or entry["benchmark"]
+        generated = generated_tokens(items, tokenizer, task)
+        row = figures(entry, item_count(items), nightly_data.SIZES[task][0], generated, mode)
+        if row["status"] == "error":
+            row["message"] = entry.get("message")
+        if task in GENERATIVE:
+            spec = family["benchmarks"][entry["benchmark"]]
+            row["max_tokens"] = spec.get("max_tokens") or get_benchmark(task).max_tokens
+            row["samples"] = row["items"] * int(spec.get("repeats", 1))
+        rows.append(row)
+    return rows
+
+
 def run(args, pytest_args: list[str]) -> dict:
     args.work, args.out = args.work.resolve(), args.out.resolve()
     args.eager = args.eager or args.cpu  # the CPU engine settings are eager
@@ -250,61 +302,39 @@ def run(args, pytest_args: list[str]) -> dict:
     if "humaneval" in args.benchmarks:
         meta["sandbox"] = sandbox_probe()
     standins = build_standins(args)
-    data = nightly_data.build(args.work / "data", args.benchmarks)
-    cat = args.work / f"{label}.yaml"
-    spec = catalogue(args, standins, data, scales)
+    spec = catalogue(args, standins, nightly_data.build(args.work / "data", args.benchmarks), scales)
     family = spec["families"][f"{FAMILY}-standin"]
-    selected = [f"{FAMILY}-standin-{v}-{b}" for v in args.variants for b in args.benchmarks]
-    cat.write_text(yaml.safe_dump(spec, sort_keys=False, allow_unicode=True))
+    catalogue_file = args.work / f"{label}.yaml"
+    catalogue_file.write_text(yaml.safe_dump(spec, sort_keys=False, allow_unicode=True))
     report, fresh = args.out / label, args.work / f"state-{label}"
     shutil.rmtree(fresh, ignore_errors=True)
-    command = [
-        sys.executable, "-m", "pytest", "tests/test_accuracy.py", "-p", "no:cacheprovider", "--catalogue", str(cat),
-        "--baselines-dir", str(fresh / "baselines"), "--cache-dir", str(fresh / "cache"), "--report-dir", str(report),
-        "--record-missing-baselines", "--html", str(report / "report.html"), "--junit-xml", str(report / "junit.xml"),
-        "-p", "bench.nightly_plugin",
-        *(["--no-cache"] if args.no_result_cache else []), *pytest_args,
-    ]  # fmt: skip
     report.mkdir(parents=True, exist_ok=True)
-    env = offline_nltk(args.work) if "ifeval" in args.benchmarks else {}
     streamed = report / "tests.jsonl"
-    streamed.unlink(missing_ok=True)
-    env["QUANTGATE_NIGHTLY_LOG"] = str(streamed)
-    (report / "results.json").unlink(missing_ok=True)
+    for stale in (streamed, report / "results.json"):
+        stale.unlink(missing_ok=True)
+    env = {"QUANTGATE_NIGHTLY_LOG": str(streamed), **(offline_nltk(args.work) if "ifeval" in args.benchmarks else {})}
+    command = pytest_command(args, catalogue_file, report, fresh, pytest_args)
     code, wall, stopped = run_pytest(command, args.out / f"{label}.log", args.deadline_s, env)
     results = json.loads((report / "results.json").read_text()) if (report / "results.json").is_file() else {}
     entries = reported(results, streamed)
     from transformers import AutoTokenizer
 
-    from quantgate.benchmarks import get_benchmark
-
-    tokenizer = AutoTokenizer.from_pretrained(standins[args.variants[0]])
-    rows = []
-    for entry in entries:
-        if "benchmark" not in entry:  # an error before quantgate decided: no figures
-            rows.append({"id": entry.get("nodeid"), "status": "error", "message": entry.get("message")})
-            continue
-        items = report / "items" / f"{entry['id']}.jsonl"
-        task = entry.get("task") or entry["benchmark"]
-        row = figures(
-            entry, item_count(items), nightly_data.SIZES[task][0], generated_tokens(items, tokenizer, task), mode
-        )
-        if row["status"] == "error":
-            row["message"] = entry.get("message")
-        if task in GENERATIVE:  # what each sample was allowed, to read the generated tokens against
-            bench = family["benchmarks"][entry["benchmark"]]
-            row["max_tokens"] = bench.get("max_tokens") or get_benchmark(task).max_tokens
-            row["samples"] = row["items"] * int(bench.get("repeats", 1))
-        rows.append(row)
+    rows = rows_of(entries, report, family, AutoTokenizer.from_pretrained(standins[args.variants[0]]), mode)
+    selected = [f"{FAMILY}-standin-{v}-{b}" for v in args.variants for b in args.benchmarks]
+    done = {e.get("id") for e in entries}
+    loads = {
+        f"{FAMILY}-standin-{v}": sum(1 for e in entries if e.get("loaded") and e.get("variant") == v)
+        for v in args.variants
+    }
     return {
         "label": label, "mode": mode, "arch": args.arch, "variants": args.variants, "benchmarks": args.benchmarks,
         "limit_scale": scales, "pytest_exit": code, "stopped_at_deadline": stopped, "wall_s": round(wall, 1),
         "tests_wall_s": round(sum(r.get("wall_s") or 0 for r in rows), 1),
-        "loads_s": round(sum(r.get("load_s") or 0 for r in rows), 1),
-        "engine_loads": results.get("engine_loads") or {f"{FAMILY}-standin-{v}": sum(1 for e in entries if e.get("loaded") and e.get("variant") == v) for v in args.variants},
-        "run": results.get("run") or {"complete": False, "reason": "pytest wrote no results.json (killed)",
-                                      "not_run": [c for c in selected if c not in {e.get("id") for e in entries}]},
+        "loads_s": round(sum(r.get("load_s") or 0 for r in rows), 1), "engine_loads": results.get("engine_loads") or loads,
+        "run": results.get("run") or {"complete": False, "reason": "pytest wrote no results.json (stopped)",
+                                      "not_run": [c for c in selected if c not in done]},
         "environment": next((e.get("environment") for e in entries if e.get("environment")), None),
+        "kv_cache": kv_caches(report),
         "machine": meta, "quantized_standins": {v: QUANTIZED.get(STANDINS[v][0] or "", "") for v in args.variants},
         "command": command, "tests": rows,
     }  # fmt: skip

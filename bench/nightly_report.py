@@ -33,6 +33,7 @@ def run_markdown(result: Mapping[str, Any]) -> str:
             if (result.get("run") or {}).get("not_run")
             else []
         ),
+        f"- KV cache (vLLM's log): {result.get('kv_cache')}",
         f"- engine loads: {result.get('engine_loads')}; batch-invariant mode: "
         f"{(result.get('environment') or {}).get('batch_invariant')}",
         "",

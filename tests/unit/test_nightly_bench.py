@@ -242,3 +242,14 @@ def test_a_killed_run_keeps_the_tests_it_streamed(tmp_path):
     merged = nightly.reported(written, stream)  # results.json first, the stream fills in what it lacks
     assert [(e["benchmark"], e["wall_s"]) for e in merged] == [("a", 2.0), ("b", 1.0)]
     assert nightly.reported(written, tmp_path / "absent.jsonl") == written["results"]
+
+
+def test_the_kv_cache_is_read_from_the_engine_log(tmp_path):
+    logs = tmp_path / "engine-logs"
+    logs.mkdir()
+    (logs / "f-bf16.log").write_text(
+        "(EngineCore pid=1) INFO [kv_cache_utils.py:2327] GPU KV cache size: 714,112 tokens, "
+        "Maximum concurrency for 32,768 tokens per request: 21.79x\n"
+    )
+    (logs / "f-int4.log").write_text("RuntimeError: no kernel\n")
+    assert nightly.kv_caches(tmp_path) == {"f-bf16": {"tokens": 714112, "max_model_len": 32768, "concurrency": 21.79}}
