@@ -111,13 +111,13 @@ class DataParallelEngine:
         start = time.perf_counter()
         context = multiprocessing.get_context("spawn")  # a fresh interpreter: no CUDA state, devices claimed first
         self.replicas: list[_Replica] = []
-        for spec in specs:
-            parent, child = context.Pipe()
-            process = context.Process(target=main, args=(child, spec), name=f"quantgate-replica-{spec.index}")
-            process.start()
-            child.close()  # only the replica holds its end, so its death reads as end of file here
-            self.replicas.append(_Replica(spec, process, parent))
         try:
+            for spec in specs:
+                parent, child = context.Pipe()
+                process = context.Process(target=main, args=(child, spec), name=f"quantgate-replica-{spec.index}")
+                process.start()
+                child.close()  # only the replica holds its end, so its death reads as end of file here
+                self.replicas.append(_Replica(spec, process, parent))
             self._await_ready()
         except BaseException:
             self._stop_all(force=True)
@@ -143,10 +143,6 @@ class DataParallelEngine:
             return None
         return TokenCount(sum(c[0] for c in counts if c), sum(c[1] for c in counts if c))
 
-    @property
-    def replica_tokens(self) -> list[TokenCount | None]:
-        return [None if r.tokens is None else TokenCount(*r.tokens) for r in self.replicas]
-
     # -- load -----------------------------------------------------------------------------------
 
     def _await_ready(self) -> None:
@@ -157,8 +153,9 @@ class DataParallelEngine:
                 message = self._receive(replica, "loading")
                 if message[0] == "failed":
                     failure: Failure = message[1]
+                    log = f" (log: {replica.spec.log_path})" if replica.spec.log_path else ""
                     raise EngineLoadError(f"{self.label}: {replica.describe()} could not load: "
-                                          f"{failure.type}: {failure.message}")  # fmt: skip
+                                          f"{failure.type}: {failure.message}{log}")  # fmt: skip
                 replica.ready, replica.tokens = message[1], message[1].tokens
         infos = {r.describe(): _identity(r.ready.info) for r in self.replicas if r.ready}
         if len(set(infos.values())) > 1:
