@@ -120,14 +120,16 @@ def main(conn: Connection, spec: ReplicaSpec) -> None:
     claim_devices(spec)
     _redirect_output(spec.log_path)
     start = time.perf_counter()
+    print(f"quantgate: {spec.describe()} started (pid {os.getpid()})", flush=True)
     try:
         engine = _factory(spec.factory)(log_path=spec.log_path, **spec.kwargs)
     except BaseException as exc:  # noqa: BLE001  every load failure goes to the parent with its cause
         traceback.print_exc()
         conn.send(("failed", Failure.of(exc)))
         return
-    conn.send(("ready", Ready(engine.info, time.perf_counter() - start, getattr(engine, "kernels", None),
-                              _tokens(engine))))  # fmt: skip
+    load_s = time.perf_counter() - start
+    print(f"quantgate: {spec.describe()} loaded its engine in {load_s:.1f} s", flush=True)
+    conn.send(("ready", Ready(engine.info, load_s, getattr(engine, "kernels", None), _tokens(engine))))
     try:
         _serve(conn, engine)
     finally:
