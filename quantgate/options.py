@@ -20,6 +20,10 @@ def positive_int(text: str) -> int:
     return value
 
 
+def replicas(text: str) -> int | str:
+    return "auto" if text == "auto" else positive_int(text)
+
+
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("quantgate", "quantized-model release gate")
     group.addoption("--catalogue", action="append", type=Path, help="catalogue file or directory (repeatable)")
@@ -68,6 +72,13 @@ def add_options(parser: pytest.Parser) -> None:
         "--no-batch-invariant",
         action="store_true",
         help="on a GPU, leave vLLM's batch-invariant mode off (it is on by default unless VLLM_BATCH_INVARIANT is set)",
+    )
+    group.addoption(
+        "--data-parallel",
+        type=replicas,
+        metavar="N|auto",
+        help="run N engine replicas of each in-process vLLM variant on its worker's GPUs, each request list split "
+        "among them (auto: as many as the GPUs hold); overrides the catalogue's data_parallel_size",
     )
     parser.addini("quantgate_catalogue", "catalogue files or directories", type="paths", default=[])
     parser.addini("quantgate_baselines", "baselines directory", default="baselines")

@@ -90,6 +90,7 @@ def pytest_configure(config: pytest.Config) -> None:
         use_cache=not config.getoption("no_cache") and config.getoption("request_order") is None,
         cross_environment=config.getoption("cross_environment"),
         request_order=config.getoption("request_order"),
+        data_parallel=config.getoption("data_parallel"),
     )
     try:
         default_batch_invariance(cuda_device_count(), config.getoption("no_batch_invariant"))

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
-from quantgate.engines.base import EngineInfo, Release
+from quantgate.engines.base import EngineInfo, Release, TokenCount
+from quantgate.errors import EngineError, EngineLoadError
 from quantgate.records import (
     Generation,
     GenerationRequest,
@@ -89,3 +96,49 @@ def result_entry(data: dict):
 
 def result_entries(*data: dict) -> list:
     return [result_entry(d) for d in data]
+
+
+class ReplicaFake(FakeEngine):
+    """A fake engine for a data-parallel replica's process (quantgate.engines.replica): each answer
+    names its request, the process that served it and the devices it saw, so tests can check order,
+    sharding and device claims across real processes. A helper process stands in for vLLM's engine
+    process: close stops it, and a replica that dies leaves it behind for the parent to kill."""
+
+    def __init__(self, *, device_name: str = "fake device", delay_s: float = 0.0, raise_on: str | None = None,
+                 die_on: str | None = None, helper: bool = True):  # fmt: skip
+        super().__init__(name="replica")
+        self.info = EngineInfo("fake", "0", "cpu", device_name, {"model": "replica"})
+        self.tokens = TokenCount()
+        self.delay_s, self.raise_on, self.die_on = delay_s, raise_on, die_on
+        self.helper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"]) if helper else None
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        start = time.time()
+        for r in requests:
+            if r.prompt == self.die_on:
+                print("RuntimeError: CUDA error: an illegal memory access was encountered", file=sys.stderr, flush=True)
+                os._exit(3)
+            if r.prompt == self.raise_on:
+                raise EngineError(f"1 of {len(requests)} requests exceed max_model_len=8 (prompt + max_tokens)")
+        time.sleep(self.delay_s)
+        self.tokens.prompt += sum(len(r.prompt) for r in requests)
+        self.tokens.generated += len(requests)
+        seen = f"{os.getpid()}|{os.environ.get('CUDA_VISIBLE_DEVICES')}|{sorted(os.sched_getaffinity(0))}"
+        return [Generation(f"{r.prompt}|{seen}|{start}|{time.time()}", "stop", 1) for r in requests]
+
+    def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[float]:
+        return [-float(r.context.split()[-1]) for r in requests]
+
+    def close(self) -> Release:
+        if self.helper is not None:
+            self.helper.terminate()
+            self.helper.wait()
+        return Release(0.0, 1 if self.helper else 0, None, None)
+
+
+def replica_fake(log_path: Path | None = None, fail_load: bool = False, **options: Any) -> ReplicaFake:
+    """The factory a ReplicaSpec names (``tests.fakes:replica_fake``)."""
+    if fail_load:
+        print("SafetensorError: Error while deserializing header: invalid JSON", file=sys.stderr, flush=True)
+        raise EngineLoadError("vLLM could not load 'replica': RuntimeError: Engine core initialization failed")
+    return ReplicaFake(**options)

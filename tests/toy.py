@@ -83,3 +83,12 @@ def run(pytester, *args):
         "--baselines-dir", "baselines", "--report-dir", "reports", "--cache-dir", "cache", *args,
         plugins=pytester.plugins,  # the scripted engines (inline runs take plugins only this way)
     )  # fmt: skip
+
+
+def oracle_replica(catalogue: str, correct: bool, log_path: Path | None = None):
+    """The toy project's oracle engine, built inside a data-parallel replica's process (its answer
+    functions are closures, which do not cross processes)."""
+    root = Path(catalogue).parent
+    scratch = Evaluator(Settings(root, root, root), EngineManager(lambda v: None))
+    cases = load_catalogue([Path(catalogue)]).cases
+    return oracle([scratch.prepare(c) for c in cases if c.variant.is_reference], correct=correct)

@@ -238,12 +238,18 @@ def _semantic_problems(spec: CatalogueFile) -> list[tuple[KeyPath, str]]:
 
 def _runtime_problems(var: VariantSpec, fam: FamilySpec) -> list[tuple[KeyPath, str]]:
     """A GGUF checkpoint runs in llama.cpp or, said explicitly, dequantized for vLLM; llama.cpp runs
-    nothing else; a variant is served or run in llama.cpp, not both."""
+    nothing else; a variant is served or run in llama.cpp, not both; engine replicas are for
+    in-process vLLM variants."""
     checkpoint = var.checkpoint
     if checkpoint.same_as and checkpoint.same_as in fam.variants:
         checkpoint = fam.variants[checkpoint.same_as].checkpoint
     if var.llama_cpp is not None and (var.server or fam.server):
         return [(("llama_cpp",), "a variant runs in llama.cpp or is served over HTTP, not both")]
+    replicas = var.engine.data_parallel_size
+    if replicas not in (None, 1) and (var.llama_cpp or var.server or fam.server):
+        kind = "runs in llama.cpp" if var.llama_cpp else "is served over HTTP (a vLLM server takes its own flag)"
+        why = f"{replicas} runs engine replicas in this process (quantgate's data parallelism); this variant {kind}"
+        return [(("engine", "data_parallel_size"), why)]
     if var.llama_cpp is not None and (not checkpoint.is_gguf or checkpoint.dequantize):
         return [(("llama_cpp",), "llama.cpp runs a GGUF checkpoint (file:, or a path or embedded name ending .gguf)")]
     if var.llama_cpp is None and checkpoint.is_gguf and not checkpoint.dequantize:
@@ -286,11 +292,13 @@ def _cases(spec: CatalogueFile, file: Path, lines: dict[KeyPath, int], device: s
             checkpoint = var.checkpoint
             if checkpoint.same_as:
                 checkpoint = fam.variants[checkpoint.same_as].checkpoint
+            engine_args = {**fam.engine.as_kwargs(), **var.engine.as_kwargs()}
+            replicas = engine_args.pop("data_parallel_size", None)
             variant = Variant(
                 family=fam_name,
                 name=var_name,
                 checkpoint=_resolve_paths(checkpoint, file),
-                engine_args={**fam.engine.as_kwargs(), **var.engine.as_kwargs()},
+                engine_args=engine_args,
                 scheme=tuple(var.scheme),
                 is_reference=var_name == fam.reference,
                 requires=var.requires or fam.requires,
@@ -309,6 +317,8 @@ def _cases(spec: CatalogueFile, file: Path, lines: dict[KeyPath, int], device: s
                 reasoning=fam.reasoning,
                 generation=fam.generation,
                 published_settings=dict(fam.published_settings or {}),
+                # a family's replicas apply to its in-process vLLM variants only
+                data_parallel_size=None if var.llama_cpp or var.server or fam.server else replicas,
             )
             for bench_name, bench in fam.benchmarks.items():
                 if var.benchmarks is None or bench_name in var.benchmarks:

@@ -62,6 +62,9 @@ class Variant:
     """The family's publisher's generation settings."""
     published_settings: dict[str, PublishedSettings] = field(default_factory=dict)
     """What the published numbers were measured under, by benchmark."""
+    data_parallel_size: int | Literal["auto"] | None = None
+    """Engine replicas on the worker's GPUs (the family's or variant's ``engine``); kept out of
+    ``engine_args``: vLLM never sees it, and it changes no result (quantgate.engines.data_parallel)."""
 
     @property
     def key(self) -> str:

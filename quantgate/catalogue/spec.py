@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from quantgate.gate.decision import GateRule
 
@@ -185,7 +185,17 @@ class EngineArgs(_Spec):
     max_logprobs: int | None = None
     cpu_offload_gb: float | None = Field(None, ge=0)
     hf_overrides: dict[str, Any] | None = None
+    data_parallel_size: int | Literal["auto"] | None = None
+    """Engine replicas of the variant on its worker's GPUs (``auto``: as many as they hold). Not a
+    vLLM argument: quantgate runs the replicas (quantgate.engines.data_parallel)."""
     extra: dict[str, Any] | None = None
+
+    @field_validator("data_parallel_size", mode="before")
+    @classmethod
+    def _replicas(cls, value: Any) -> Any:
+        if value is None or value == "auto" or (type(value) is int and value >= 1):
+            return value
+        raise ValueError(f"a number of engine replicas (1 or more) or auto, not {value!r}")
 
     def as_kwargs(self) -> dict[str, Any]:
         known = self.model_dump(exclude_none=True, exclude={"extra"})

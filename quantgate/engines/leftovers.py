@@ -31,6 +31,18 @@ def _started(pid: int) -> float | None:
         return None
 
 
+def child_processes() -> set[int]:
+    """Descendants of this process, except multiprocessing's resource tracker (it outlives engines)."""
+    pids = set()
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if "resource_tracker" not in " ".join(child.cmdline()):
+                pids.add(child.pid)
+        except psutil.Error:
+            continue
+    return pids
+
+
 def record(pids: Iterable[int], directory: Path | None = None) -> Path:
     """Note this process's engine processes; returns the file to remove when they are stopped."""
     directory = directory or registry_dir()

@@ -23,6 +23,8 @@ class Usage:
     vLLM reserves its share of memory at load, so this is mostly that reservation."""
     serving: dict[str, Any] | None = None
     """A served engine's request latencies and throughput (serving_summary)."""
+    data_parallel_size: int | None = None
+    """Engine replicas that served the test (quantgate.engines.data_parallel); None: one engine."""
 
 
 class PeakGpuMemory:
@@ -63,13 +65,14 @@ def usage(
     """The test's usage from the engine's token counter (engines without one count nothing) and,
     for a served engine, its requests since ``served_before``."""
     counter = getattr(engine, "tokens", None)
+    replicas = getattr(engine, "data_parallel_size", None)
     if counter is None or tokens_before is None:
-        return Usage(None, None, memory.peak_mib)
+        return Usage(None, None, memory.peak_mib, data_parallel_size=replicas)
     tokens = counter.total - tokens_before
     serving = None
     if served_before is not None:
         serving = serving_summary(engine.serving_log.since(served_before), engine.concurrency)
-    return Usage(tokens, tokens / wall_s if wall_s > 0 and tokens else None, memory.peak_mib, serving)
+    return Usage(tokens, tokens / wall_s if wall_s > 0 and tokens else None, memory.peak_mib, serving, replicas)
 
 
 def served_so_far(engine: Any) -> int | None:

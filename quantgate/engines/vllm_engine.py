@@ -59,7 +59,7 @@ class VLLMEngine:
         log_path: Path | None = None,
     ):
         self._progress = progress
-        self._children_before = _engine_children()
+        self._children_before = leftovers.child_processes()
         self._gpu_before = machine.gpu_used_mib()
         try:
             from vllm import LLM, SamplingParams
@@ -79,7 +79,7 @@ class VLLMEngine:
             raise EngineLoadError(f"vLLM could not load {model!r}: {type(exc).__name__}: {exc}{cause}") from exc
         self.load_s = time.perf_counter() - start
         self.kernels = kernel_choices(log_path)
-        self._pids = _engine_children() - self._children_before
+        self._pids = leftovers.child_processes() - self._children_before
         self._record = leftovers.record(self._pids)
         self._SamplingParams = SamplingParams
         self._tokenizer = self._llm.get_tokenizer()
@@ -171,12 +171,12 @@ class VLLMEngine:
             gc.collect()
         exited = self._reap_children()
         self._record.unlink(missing_ok=True)
-        gpu_after = self._wait_gpu_release(start)
+        gpu_after = wait_gpu_release(self._gpu_before, start)
         return Release(time.perf_counter() - start, exited, self._gpu_before, gpu_after)
 
     def _reap_children(self) -> int:
         """Wait for the engine's processes (those started by the load) to exit; raise if they do not."""
-        pids = getattr(self, "_pids", None) or (_engine_children() - self._children_before)
+        pids = getattr(self, "_pids", None) or (leftovers.child_processes() - self._children_before)
         procs = []
         for pid in pids:
             try:
@@ -190,19 +190,21 @@ class VLLMEngine:
             )
         return len(pids)
 
-    def _wait_gpu_release(self, start: float) -> float | None:
-        if self._gpu_before is None:
-            return None
+
+def wait_gpu_release(before: float | None, start: float, slack_mib: float = GPU_RELEASE_SLACK_MIB) -> float | None:
+    """Device memory in use once it is back within ``slack_mib`` of ``before`` (None without a GPU);
+    raises when it is not back ``RELEASE_TIMEOUT_S`` after ``start``."""
+    if before is None:
+        return None
+    used = machine.gpu_used_mib()
+    while used is not None and used > before + slack_mib:
+        if time.perf_counter() - start > RELEASE_TIMEOUT_S:
+            raise EngineError(
+                f"GPU memory not released: {used:.0f} MiB in use after close, {before:.0f} MiB before load"
+            )
+        time.sleep(0.5)
         used = machine.gpu_used_mib()
-        while used is not None and used > self._gpu_before + GPU_RELEASE_SLACK_MIB:
-            if time.perf_counter() - start > RELEASE_TIMEOUT_S:
-                raise EngineError(
-                    f"GPU memory not released: {used:.0f} MiB in use after close, "
-                    f"{self._gpu_before:.0f} MiB before load"
-                )
-            time.sleep(0.5)
-            used = machine.gpu_used_mib()
-        return used
+    return used
 
 
 @contextlib.contextmanager
@@ -271,18 +273,6 @@ def kernel_choices(path: Path | None) -> list[str]:
     if path is None or not path.exists():
         return []
     return kernels(path.read_text(encoding="utf-8", errors="replace").splitlines())
-
-
-def _engine_children() -> set[int]:
-    """Child processes of this process, except multiprocessing's resource tracker (it outlives engines)."""
-    pids = set()
-    for child in psutil.Process().children(recursive=True):
-        try:
-            if "resource_tracker" not in " ".join(child.cmdline()):
-                pids.add(child.pid)
-        except psutil.Error:
-            continue
-    return pids
 
 
 def installed_version() -> str:

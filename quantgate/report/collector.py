@@ -142,6 +142,8 @@ def _decided(outcome: Outcome) -> dict[str, Any]:
             gpu_peak_mib=round(u.gpu_peak_mib) if u.gpu_peak_mib is not None else None,
             serving=u.serving,
         )
+        if u.data_parallel_size is not None:
+            fields["data_parallel_size"] = u.data_parallel_size
     return fields
 
 

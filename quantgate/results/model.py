@@ -205,6 +205,9 @@ class TestResult(_Frozen):
     tokens_per_s: float | None = None
     gpu_peak_mib: float | None = None
     serving: Serving | None = Field(None, description="request latency and throughput of a served variant")
+    data_parallel_size: int | None = Field(
+        None, description="engine replicas that served this test's requests, each on its own GPUs (absent: one engine)"
+    )
     format: dict[str, Any] | None = Field(
         None, description="quant_method, bits, group_size, activations, and the kernel the engine chose (kernel)"
     )

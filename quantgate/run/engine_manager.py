@@ -3,15 +3,16 @@ retries one that failed."""
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from quantgate.catalogue.model import Variant
 from quantgate.checkpoints.resolve import resolve_checkpoint, resolve_gguf
-from quantgate.engines import Engine, EngineInfo, Release, load_vllm
-from quantgate.engines.device import cuda_device_count, device_name
-from quantgate.engines.gpus import check_fits
+from quantgate.engines import Engine, EngineInfo, Release, load_vllm, load_vllm_data_parallel
+from quantgate.engines.device import cuda_device_count, device_name, visible_gpus
+from quantgate.engines.gpus import check_fits, replica_groups
 from quantgate.engines.vllm_engine import effective_engine_args, installed_version
 from quantgate.errors import EngineLoadError
 from quantgate.run.settings import Settings
@@ -35,6 +36,13 @@ def vllm_loader(settings: Settings) -> Callable[[Variant], Engine]:
             args = effective_engine_args(variant.engine_args)
             return load_server(variant.server, model=model, name=variant.key, revision=revision, engine_args=args,
                                log_path=log)  # fmt: skip
+        replicas = settings.data_parallel if settings.data_parallel is not None else variant.data_parallel_size
+        if replicas not in (None, 1):
+            gpus = visible_gpus()
+            groups = replica_groups(variant.key, variant.engine_args, replicas, gpus, sorted(os.sched_getaffinity(0)))
+            if len(groups) > 1:
+                return load_vllm_data_parallel(model, revision=revision, engine_args=variant.engine_args, groups=groups,
+                                               on_gpus=bool(gpus), label=variant.key, log_path=log)  # fmt: skip
         return load_vllm(
             model, revision=revision, engine_args=variant.engine_args, progress=settings.progress, log_path=log
         )

