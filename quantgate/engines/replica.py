@@ -103,6 +103,12 @@ def _redirect_output(path: Path | None) -> None:
     os.close(log)
 
 
+def _note(spec: ReplicaSpec, what: str) -> None:
+    """A line in the replica's log (without a log its output is its parent's: nothing is added there)."""
+    if spec.log_path is not None:
+        print(f"quantgate: {spec.describe()} {what}", flush=True)
+
+
 def _factory(name: str) -> Callable[..., Any]:
     module, _, function = name.partition(":")
     return getattr(importlib.import_module(module), function)
@@ -120,7 +126,7 @@ def main(conn: Connection, spec: ReplicaSpec) -> None:
     claim_devices(spec)
     _redirect_output(spec.log_path)
     start = time.perf_counter()
-    print(f"quantgate: {spec.describe()} started (pid {os.getpid()})", flush=True)
+    _note(spec, f"started (pid {os.getpid()})")
     try:
         engine = _factory(spec.factory)(log_path=spec.log_path, **spec.kwargs)
     except BaseException as exc:  # noqa: BLE001  every load failure goes to the parent with its cause
@@ -128,7 +134,7 @@ def main(conn: Connection, spec: ReplicaSpec) -> None:
         conn.send(("failed", Failure.of(exc)))
         return
     load_s = time.perf_counter() - start
-    print(f"quantgate: {spec.describe()} loaded its engine in {load_s:.1f} s", flush=True)
+    _note(spec, f"loaded its engine in {load_s:.1f} s")
     conn.send(("ready", Ready(engine.info, load_s, getattr(engine, "kernels", None), _tokens(engine))))
     try:
         _serve(conn, engine)

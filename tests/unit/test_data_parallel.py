@@ -223,13 +223,14 @@ def test_a_run_killed_with_sigkill_leaves_no_replica_running(tmp_path, registry)
         f"leftovers.registry_dir = lambda: pathlib.Path({str(registry)!r})\n"
         "if __name__ == '__main__':\n"
         "    engine = DataParallelEngine([ReplicaSpec(i, 'tests.fakes:replica_fake') for i in range(2)], label='x')\n"
-        "    print(*engine._started, flush=True)\n"
+        "    print('started', *engine._started, flush=True)\n"
         "    import time; time.sleep(120)\n"
     )
     (tmp_path / "run.py").write_text(script)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     run = subprocess.Popen([sys.executable, str(tmp_path / "run.py")], stdout=subprocess.PIPE, text=True, env=env)
-    started = [int(pid) for pid in run.stdout.readline().split()]
+    line = next(line for line in run.stdout if line.startswith("started "))
+    started = [int(pid) for pid in line.split()[1:]]
     assert len(alive(started)) == 4
     os.kill(run.pid, signal.SIGKILL)
     run.wait()
