@@ -173,8 +173,9 @@ def quantgate_command(python: str, catalogue_path: Path, work: Path, report: Pat
 def environment(hf_home: Path, vllm_cache: Path, gpu: bool, batch_invariant: bool) -> dict[str, str]:
     """Both runs read the same offline hub cache and get a fresh vLLM compile cache of their own."""
     env = {**os.environ, "HF_HOME": str(hf_home), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
-           "VLLM_CACHE_ROOT": str(vllm_cache), "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1",
-           "TOKENIZERS_PARALLELISM": "false"}  # fmt: skip
+           "VLLM_CACHE_ROOT": str(vllm_cache), "PYTHONUNBUFFERED": "1"}  # fmt: skip
+    # the repository first, then what was there (the GPU machine's packages are on PYTHONPATH)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])
     env.pop("HF_HUB_CACHE", None)
     env.pop("HF_DATASETS_CACHE", None)
     if gpu:  # quantgate would turn batch invariance on by itself; both runs get the same kernels
