@@ -10,10 +10,11 @@ which keeps one lm-eval process, one engine load, as quantgate has.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import resource
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,11 +37,42 @@ class Timed:
     exit: int
     wall_s: float
     cpu_s: float
-    """User and system time of the process and the descendants it waited for (vLLM's engine
-    processes): less sensitive than the wall to other work on a shared machine."""
+    """User and system time of the process and all its descendants (vLLM's engine processes),
+    sampled while they run: less sensitive than the wall to other work on a shared machine."""
     load_before: float
     load_after: float
     log: str
+
+
+class TreeCPU:
+    """CPU seconds of a process and its descendants, read every ``every`` seconds while it runs
+    (vLLM kills its engine processes at exit, so the kernel's accounting of waited-for children
+    misses them); each process counts with its last reading."""
+
+    def __init__(self, pid: int, every: float = 0.5):
+        self.pid, self.every, self.seen = pid, every, {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        import psutil
+
+        while not self._stop.is_set():
+            try:
+                root = psutil.Process(self.pid)
+                for proc in [root, *root.children(recursive=True)]:
+                    with contextlib.suppress(psutil.Error):
+                        t = proc.cpu_times()
+                        self.seen[(proc.pid, proc.create_time())] = t.user + t.system
+            except psutil.Error:
+                pass
+            self._stop.wait(self.every)
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return sum(self.seen.values())
 
 
 def run_timed(command: list[str], env: dict[str, str], log: Path, cwd: Path = REPO) -> Timed:
@@ -48,14 +80,14 @@ def run_timed(command: list[str], env: dict[str, str], log: Path, cwd: Path = RE
     process: interpreter start, imports, engine load, scoring and writing results. The one-minute
     load average before and after says whether the machine was shared meanwhile."""
     log.parent.mkdir(parents=True, exist_ok=True)
-    before, load_before = resource.getrusage(resource.RUSAGE_CHILDREN), os.getloadavg()[0]
+    load_before = os.getloadavg()[0]
     with log.open("w") as out:
         start = time.perf_counter()
-        code = subprocess.call(command, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+        cpu = TreeCPU(process.pid)
+        code = process.wait()
         wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return Timed(command, code, round(wall, 2), round(cpu, 1), load_before, os.getloadavg()[0], str(log))
+    return Timed(command, code, round(wall, 2), round(cpu.stop(), 1), load_before, os.getloadavg()[0], str(log))
 
 
 def mmlu_group(subjects: list[str]) -> dict:
@@ -145,8 +177,9 @@ def quantgate_command(python: str, catalogue_path: Path, work: Path, report: Pat
 def environment(hf_home: Path, vllm_cache: Path, gpu: bool, batch_invariant: bool) -> dict[str, str]:
     """Both runs read the same offline hub cache and get a fresh vLLM compile cache of their own."""
     env = {**os.environ, "HF_HOME": str(hf_home), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
-           "VLLM_CACHE_ROOT": str(vllm_cache), "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])), "PYTHONUNBUFFERED": "1",
-           "TOKENIZERS_PARALLELISM": "false"}  # fmt: skip
+           "VLLM_CACHE_ROOT": str(vllm_cache), "PYTHONUNBUFFERED": "1"}  # fmt: skip
+    # the repository first, then what was there (the GPU machine's packages are on PYTHONPATH)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])
     env.pop("HF_HUB_CACHE", None)
     env.pop("HF_DATASETS_CACHE", None)
     if gpu:  # quantgate would turn batch invariance on by itself; both runs get the same kernels

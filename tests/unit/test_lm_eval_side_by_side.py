@@ -192,3 +192,13 @@ def test_lm_eval_task_files_are_read_through_includes_and_function_tags(tmp_path
     (tmp_path / "base.yaml").write_text("dataset_path: owner/data\ndataset_name: one\nprocess_docs: !function u.f\n")
     (tmp_path / "task.yaml").write_text("include: base.yaml\ndataset_name: two\n")
     assert runs.task_file_source(tmp_path / "task.yaml") == ("owner/data", "two")
+
+
+def test_both_runs_get_the_same_environment_with_the_repository_before_the_machines_packages(tmp_path, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", "/tmp/site")
+    monkeypatch.setenv("HF_HUB_CACHE", "/elsewhere")
+    env = runs.environment(tmp_path / "hf", tmp_path / "vllm", gpu=True, batch_invariant=False)
+    assert env["PYTHONPATH"].split(":") == [str(runs.REPO), "/tmp/site"]
+    assert (env["HF_HOME"], env["HF_HUB_OFFLINE"], env["HF_DATASETS_OFFLINE"]) == (str(tmp_path / "hf"), "1", "1")
+    assert "HF_HUB_CACHE" not in env and env["VLLM_BATCH_INVARIANT"] == "0"
+    assert runs.environment(tmp_path, tmp_path, gpu=True, batch_invariant=True)["VLLM_BATCH_INVARIANT"] == "1"
