@@ -20,6 +20,7 @@ import itertools
 import multiprocessing
 import time
 import warnings
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection, wait
@@ -111,6 +112,9 @@ class DataParallelEngine:
         start = time.perf_counter()
         context = multiprocessing.get_context("spawn")  # a fresh interpreter: no CUDA state, devices claimed first
         self.replicas: list[_Replica] = []
+        # multiprocessing joins the replicas when this interpreter exits, and they wait for this end of
+        # their pipes: a run that ends without closing the engine would hang there, so hang up first
+        weakref.finalize(self, _hang_up, self.replicas)
         try:
             for spec in specs:
                 parent, child = context.Pipe()
@@ -303,6 +307,12 @@ class DataParallelEngine:
         if alive:
             raise EngineError(f"{self.label}: processes {[p.pid for p in alive]} still running after kill")
         return len(own) + len(started)
+
+
+def _hang_up(replicas: list[_Replica]) -> None:
+    """End of file for every replica: each closes its engine and exits."""
+    for replica in replicas:
+        replica.conn.close()
 
 
 def _processes(pids: Any) -> dict[int, psutil.Process]:

@@ -212,6 +212,32 @@ def test_close_stops_every_process_the_replicas_started_and_removes_their_record
     assert list(registry.iterdir()) == []
 
 
+def test_a_run_that_ends_without_closing_its_engine_exits_and_leaves_no_replica(tmp_path, registry):
+    script = (
+        "import pathlib\n"
+        "from quantgate.engines import leftovers\n"
+        "from quantgate.engines.data_parallel import DataParallelEngine\n"
+        "from quantgate.engines.replica import ReplicaSpec\n"
+        f"leftovers.registry_dir = lambda: pathlib.Path({str(registry)!r})\n"
+        "if __name__ == '__main__':\n"
+        "    engine = DataParallelEngine([ReplicaSpec(i, 'tests.fakes:replica_fake') for i in range(2)], label='x')\n"
+        "    print('started', *engine._started, flush=True)\n"
+    )
+    (tmp_path / "run.py").write_text(script)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    run = subprocess.Popen([sys.executable, str(tmp_path / "run.py")], stdout=subprocess.PIPE, text=True, env=env)
+    line = next(line for line in run.stdout if line.startswith("started "))
+    started = [int(pid) for pid in line.split()[1:]]
+    try:
+        assert run.wait(timeout=60) == 0  # multiprocessing's exit join did not wait on replicas forever
+    finally:
+        run.kill()
+    deadline = time.time() + 30
+    while alive(started) and time.time() < deadline:
+        time.sleep(0.5)
+    assert alive(started) == []
+
+
 def test_a_run_killed_with_sigkill_leaves_no_replica_running(tmp_path, registry):
     # A real "run" holds a data-parallel engine and is killed; its replicas see the pipe close and
     # free their engines, and whatever still ran would be stopped by the next load's reap.
