@@ -103,6 +103,20 @@ def check_lm_eval_sources(python: str, datasets: dict[str, items.HubDataset], su
     return {name: [list(r) for r in read] for name, read in sources.items()}
 
 
+def initialized_checkpoint(architecture: str, work: Path) -> Path:
+    """The architecture's stand-in with seeded initialized weights, made in a child process, so the
+    GPU memory it takes is free again before either tool loads."""
+    out = work / f"{architecture}-initialized"
+    code = (
+        "import sys; from pathlib import Path; from bench.standin import build_standin, initialize_weights; "
+        "initialize_weights(build_standin(sys.argv[1], Path(sys.argv[2])), Path(sys.argv[3]))"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(runs.REPO), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    subprocess.run([sys.executable, "-c", code, architecture, str(work / f"{architecture}-standin"), str(out)],
+                   check=True, cwd=runs.REPO, env=env)  # fmt: skip
+    return out
+
+
 def warm_page_cache(model: Path) -> None:
     """Read the checkpoint once so neither run is the first to pull it from disk."""
     for path in sorted(model.rglob("*")):
@@ -238,10 +252,7 @@ def main() -> int:
     from quantgate.files import default_cache_dir, utc_now
 
     if args.initialized:
-        from bench.standin import build_standin, initialize_weights
-
-        standin = build_standin(args.initialized, args.work / f"{args.initialized}-standin")
-        args.model = initialize_weights(standin, args.work / f"{args.initialized}-initialized")
+        args.model = initialized_checkpoint(args.initialized, args.work)
     args.model = (args.model or embedded_path(default_cache_dir(), BF16)).resolve()
     args.load_format = args.load_format or ("dummy" if args.dummy else None)
     args.gpu_memory_utilization = args.gpu_memory_utilization or (0.85 if args.gpu else 0.3)
