@@ -212,7 +212,9 @@ def test_close_stops_every_process_the_replicas_started_and_removes_their_record
     assert list(registry.iterdir()) == []
 
 
-def test_a_run_that_ends_without_closing_its_engine_exits_and_leaves_no_replica(tmp_path, registry):
+def _run_holding_an_engine(tmp_path, registry, then: str = ""):
+    """A real "run" in its own interpreter that starts a two-replica engine and never closes it;
+    ``then`` is what its main block does after that. Returns the process and the replicas' pids."""
     script = (
         "import pathlib\n"
         "from quantgate.engines import leftovers\n"
@@ -222,12 +224,17 @@ def test_a_run_that_ends_without_closing_its_engine_exits_and_leaves_no_replica(
         "if __name__ == '__main__':\n"
         "    engine = DataParallelEngine([ReplicaSpec(i, 'tests.fakes:replica_fake') for i in range(2)], label='x')\n"
         "    print('started', *engine._started, flush=True)\n"
+        f"{then}"
     )
     (tmp_path / "run.py").write_text(script)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     run = subprocess.Popen([sys.executable, str(tmp_path / "run.py")], stdout=subprocess.PIPE, text=True, env=env)
     line = next(line for line in run.stdout if line.startswith("started "))
-    started = [int(pid) for pid in line.split()[1:]]
+    return run, [int(pid) for pid in line.split()[1:]]
+
+
+def test_a_run_that_ends_without_closing_its_engine_exits_and_leaves_no_replica(tmp_path, registry):
+    run, started = _run_holding_an_engine(tmp_path, registry)
     try:
         assert run.wait(timeout=60) == 0  # multiprocessing's exit join did not wait on replicas forever
     finally:
@@ -241,22 +248,7 @@ def test_a_run_that_ends_without_closing_its_engine_exits_and_leaves_no_replica(
 def test_a_run_killed_with_sigkill_leaves_no_replica_running(tmp_path, registry):
     # A real "run" holds a data-parallel engine and is killed; its replicas see the pipe close and
     # free their engines, and whatever still ran would be stopped by the next load's reap.
-    script = (
-        "import sys, pathlib\n"
-        "from quantgate.engines import leftovers\n"
-        "from quantgate.engines.data_parallel import DataParallelEngine\n"
-        "from quantgate.engines.replica import ReplicaSpec\n"
-        f"leftovers.registry_dir = lambda: pathlib.Path({str(registry)!r})\n"
-        "if __name__ == '__main__':\n"
-        "    engine = DataParallelEngine([ReplicaSpec(i, 'tests.fakes:replica_fake') for i in range(2)], label='x')\n"
-        "    print('started', *engine._started, flush=True)\n"
-        "    import time; time.sleep(120)\n"
-    )
-    (tmp_path / "run.py").write_text(script)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    run = subprocess.Popen([sys.executable, str(tmp_path / "run.py")], stdout=subprocess.PIPE, text=True, env=env)
-    line = next(line for line in run.stdout if line.startswith("started "))
-    started = [int(pid) for pid in line.split()[1:]]
+    run, started = _run_holding_an_engine(tmp_path, registry, then="    import time; time.sleep(120)\n")
     assert len(alive(started)) == 4
     os.kill(run.pid, signal.SIGKILL)
     run.wait()
